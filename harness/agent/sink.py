@@ -1,0 +1,212 @@
+"""The capture sink: an aiosmtpd server that records every message it accepts.
+
+Runs inside the sink container (Debian's python3-aiosmtpd) and on the host in unit tests.
+Self-contained on purpose: it imports nothing from the harness.
+
+Per accepted message one JSON line is appended to the captures file: peer address, port,
+HELO name, AUTH identity and mechanism, MAIL FROM, every RCPT, the raw message and the time.
+Every command and reply is written to the session log, the sink's equivalent of a mail log.
+
+Configuration (JSON): {"hostname", "ports", "captures", "log", "auth": {"required",
+"mechanisms", "users": {login: password}} | null, "replies": [{"command", "code", "text",
+"match"}]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import email.parser
+import email.policy
+import json
+import os
+import re
+import sys
+import time
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+ALL_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
+
+
+class Recorder:
+    """Writes captures and the session log; both are append-only files."""
+
+    def __init__(self, captures: str, log: str) -> None:
+        self.captures = captures
+        self.log_path = log
+
+    def log(self, peer: Any, text: str) -> None:
+        stamp = time.strftime("%b %d %H:%M:%S")
+        where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(f"{stamp} sink[{os.getpid()}]: {where} {text}\n")
+
+    def capture(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, sort_keys=True) + "\n"
+        with open(self.captures, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+class CaptureHandler:
+    """aiosmtpd hooks: apply injected replies, record what was accepted."""
+
+    def __init__(self, config: dict[str, Any], recorder: Recorder, port: int) -> None:
+        self.replies = config.get("replies") or []
+        self.recorder = recorder
+        self.port = port
+        self.auth_mechanisms: dict[int, str] = {}
+
+    def injected(self, command: str, argument: str) -> str | None:
+        for reply in self.replies:
+            if reply["command"] == command and re.search(reply.get("match") or "", argument or ""):
+                return f"{reply['code']} {reply['text']}"
+        return None
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]) -> list[str]:
+        self.recorder.log(session.peer, f"EHLO {hostname}")
+        reply = self.injected("helo", hostname)
+        if reply is not None:
+            self.recorder.log(session.peer, f"-> {reply} (injected)")
+            return [reply]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
+        self.recorder.log(session.peer, f"HELO {hostname}")
+        reply = self.injected("helo", hostname)
+        if reply is not None:
+            return reply
+        session.host_name = hostname
+        return f"250 {server.hostname}"
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:
+        self.recorder.log(session.peer, f"MAIL FROM:<{address}>")
+        reply = self.injected("mail", address)
+        if reply is None:
+            envelope.mail_from = address
+            envelope.mail_options.extend(options)
+            reply = "250 2.1.0 Sender OK"
+        self.recorder.log(session.peer, f"-> {reply}")
+        return reply
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:
+        self.recorder.log(session.peer, f"RCPT TO:<{address}>")
+        reply = self.injected("rcpt", address)
+        if reply is None:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(options)
+            reply = "250 2.1.5 Recipient OK"
+        self.recorder.log(session.peer, f"-> {reply}")
+        return reply
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        message_id = _message_id(raw)
+        reply = self.injected("data", message_id)
+        if reply is not None:
+            self.recorder.log(session.peer, f"DATA {message_id} -> {reply}")
+            return reply
+        auth = session.auth_data if isinstance(session.auth_data, LoginPassword) else None
+        record = {
+            "time": time.time(),
+            "port": self.port,
+            "peer": session.peer[0] if isinstance(session.peer, tuple) else str(session.peer),
+            "helo": session.host_name,
+            "auth_user": auth.login.decode("utf-8", "replace") if auth else None,
+            "auth_mechanism": self.auth_mechanisms.get(id(session)) if auth else None,
+            "mail_from": envelope.mail_from,
+            "rcpt_to": list(envelope.rcpt_tos),
+            "message_id": message_id,
+            "raw": base64.b64encode(raw).decode("ascii"),
+        }
+        self.recorder.capture(record)
+        reply = "250 2.0.0 Message captured"
+        self.recorder.log(session.peer, f"DATA {message_id} from=<{envelope.mail_from}> to={','.join(envelope.rcpt_tos)} -> {reply}")
+        return reply
+
+
+def _message_id(raw: bytes) -> str:
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    value = headers.get("Message-ID", "")
+    return str(value).strip()
+
+
+class SinkSMTP(SMTP):
+    """aiosmtpd's SMTP with an injectable greeting (a refused connection)."""
+
+    connect_reply: str | None = None
+
+    async def _handle_client(self) -> None:
+        if self.connect_reply is not None:
+            await self.push(self.connect_reply)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+
+def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
+    handler = CaptureHandler(config, recorder, port)
+    auth = config.get("auth")
+    connect_reply = handler.injected("connect", "")
+
+    def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        users = auth["users"] if auth else {}
+        ok = isinstance(data, LoginPassword) and users.get(data.login.decode("utf-8", "replace")) == data.password.decode("utf-8", "replace")
+        login = data.login.decode("utf-8", "replace") if isinstance(data, LoginPassword) else "?"
+        recorder.log(session.peer, f"AUTH {mechanism} {login} -> {'235' if ok else '535'}")
+        if ok:
+            handler.auth_mechanisms[id(session)] = mechanism
+        return AuthResult(success=ok, handled=False)
+
+    def factory() -> SMTP:
+        kwargs: dict[str, Any] = {"hostname": config["hostname"], "ident": "mta-harness capture sink"}
+        if auth:
+            kwargs.update(
+                authenticator=authenticator,
+                auth_required=bool(auth.get("required", True)),
+                auth_require_tls=False,
+                auth_exclude_mechanism=[m for m in ALL_MECHANISMS if m not in auth.get("mechanisms", ["PLAIN", "LOGIN"])],
+            )
+        server = SinkSMTP(handler, **kwargs)
+        server.connect_reply = connect_reply
+        return server
+
+    return factory
+
+
+async def serve(config: dict[str, Any], host: str = "0.0.0.0") -> list[asyncio.AbstractServer]:
+    recorder = Recorder(config["captures"], config["log"])
+    servers = []
+    loop = asyncio.get_running_loop()
+    for port in config["ports"]:
+        servers.append(await loop.create_server(make_factory(config, recorder, port), host=host, port=port))
+        recorder.log("-", f"listening on {host}:{port}")
+    return servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("config", help="the sink's JSON configuration")
+    args = parser.parse_args(argv)
+    with open(args.config, encoding="utf-8") as fh:
+        config = json.load(fh)
+
+    async def run() -> None:
+        await serve(config)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

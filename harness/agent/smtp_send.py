@@ -1,0 +1,98 @@
+"""Send one message over SMTP and print the whole transcript as JSON.
+
+Runs inside a client or sink container, so that test traffic stays inside the topology.
+Input: a JSON request file {"host", "port", "helo", "mail_from", "rcpt_to", "message" (base64),
+"auth": {"user", "password", "mechanism"} | null, "timeout"}.
+Output (stdout): {"transcript": [{"stage", "code", "text", "argument"}], "error": str | null}.
+A refused command does not stop the session where SMTP allows going on (other recipients).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import smtplib
+import socket
+import sys
+from typing import Any
+
+
+def _text(message: bytes | str) -> str:
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+
+
+def send(request: dict[str, Any]) -> dict[str, Any]:
+    transcript: list[dict[str, Any]] = []
+
+    def note(stage: str, code: int, message: bytes | str, argument: str = "") -> None:
+        transcript.append({"stage": stage, "code": code, "text": _text(message), "argument": argument})
+
+    client = smtplib.SMTP(timeout=float(request.get("timeout", 30)))
+    try:
+        try:
+            code, banner = client.connect(request["host"], int(request.get("port", 25)))
+        except (OSError, smtplib.SMTPException) as exc:
+            # smtplib raises on a non-220 greeting; keep its code and text.
+            if isinstance(exc, smtplib.SMTPConnectError):
+                note("connect", exc.smtp_code, exc.smtp_error)
+                return {"transcript": transcript, "error": None}
+            return {"transcript": transcript, "error": f"connect: {exc}"}
+        note("connect", code, banner)
+        code, reply = client.ehlo(request["helo"])
+        note("helo", code, reply, request["helo"])
+        if code != 250:
+            return {"transcript": transcript, "error": None}
+        auth = request.get("auth")
+        if auth:
+            mechanism = auth.get("mechanism", "PLAIN")
+            client.user, client.password = auth["user"], auth["password"]
+            authobject = client.auth_plain if mechanism == "PLAIN" else client.auth_login
+            try:
+                code, reply = client.auth(mechanism, authobject, initial_response_ok=True)
+            except smtplib.SMTPAuthenticationError as exc:
+                code, reply = exc.smtp_code, exc.smtp_error
+            except smtplib.SMTPException as exc:
+                return {"transcript": transcript, "error": f"auth: {exc}"}
+            note("auth", code, reply, f"{mechanism} {auth['user']}")
+            if code != 235:
+                return {"transcript": transcript, "error": None}
+        code, reply = client.mail(request["mail_from"])
+        note("mail", code, reply, request["mail_from"])
+        if code != 250:
+            return {"transcript": transcript, "error": None}
+        accepted = 0
+        for rcpt in request["rcpt_to"]:
+            code, reply = client.rcpt(rcpt)
+            note("rcpt", code, reply, rcpt)
+            accepted += code in (250, 251)
+        if accepted:
+            message = base64.b64decode(request["message"])
+            try:
+                code, reply = client.data(message)
+            except smtplib.SMTPDataError as exc:
+                code, reply = exc.smtp_code, exc.smtp_error
+            note("data", code, reply)
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        return {"transcript": transcript, "error": None}
+    except smtplib.SMTPServerDisconnected as exc:
+        return {"transcript": transcript, "error": f"server disconnected: {exc}"}
+    except (OSError, socket.timeout) as exc:
+        return {"transcript": transcript, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    with open(args[0], encoding="utf-8") as fh:
+        request = json.load(fh)
+    json.dump(send(request), sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""One node's container: created with testcontainers, attached to the topology's networks
+with fixed addresses, reached only through ``docker exec`` and archive copies.
+
+Nothing is published on the host: the harness reads and writes inside containers, so it
+works the same where container addresses are not routable from the host (Docker Desktop).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import docker.errors
+from docker.models.containers import Container
+from docker.types import EndpointConfig
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+
+from harness.core import engine
+from harness.errors import HarnessError
+
+log = logging.getLogger(__name__)
+
+RYUK_IMAGE_ENV = "TESTCONTAINERS_RYUK_DISABLED"
+
+
+def configure_testcontainers() -> None:
+    """Use testcontainers' Ryuk reaper only where its image is at hand (no registry here);
+    the harness reaps by label itself either way."""
+    if testcontainers_config._ryuk_disabled is not None:
+        return
+    try:
+        engine.client().images.get(testcontainers_config.ryuk_image)
+        testcontainers_config.ryuk_disabled = False
+    except docker.errors.ImageNotFound:
+        testcontainers_config.ryuk_disabled = True
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    code: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+class NodeContainer:
+    """A running container of one node."""
+
+    def __init__(
+        self,
+        name: str,
+        image: str,
+        hostname: str,
+        labels: dict[str, str],
+        attachments: list[tuple[str, str]],  # (docker network name, ipv4 address)
+    ) -> None:
+        self.name = name
+        self.attachments = attachments
+        first_net, first_ip = attachments[0]
+        api_version = engine.client().api.api_version
+        self._tc = DockerContainer(image).with_name(name).with_kwargs(
+            hostname=hostname,
+            labels=labels,
+            init=True,
+            network=first_net,
+            networking_config={first_net: EndpointConfig(api_version, ipv4_address=first_ip)},
+            stop_signal="SIGTERM",
+        )
+        self._container: Container | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def create(self) -> None:
+        configure_testcontainers()
+        self._tc.start()
+        self._container = self._tc.get_wrapped_container()
+        for net_name, ip in self.attachments[1:]:
+            engine.client().networks.get(net_name).connect(self.container, ipv4_address=ip)
+
+    @property
+    def container(self) -> Container:
+        if self._container is None:
+            raise HarnessError(f"container {self.name} was not created")
+        return self._container
+
+    def remove(self) -> None:
+        if self._container is None:
+            return
+        try:
+            self._container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        self._container = None
+
+    def status(self) -> str:
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            return "removed"
+        return str(self.container.status)
+
+    def stop(self) -> None:
+        self.container.stop(timeout=2)
+
+    def start(self) -> None:
+        self.container.start()
+
+    def disconnect(self, network: str) -> None:
+        engine.client().networks.get(network).disconnect(self.container, force=True)
+
+    def reconnect(self, network: str, ip: str) -> None:
+        engine.client().networks.get(network).connect(self.container, ipv4_address=ip)
+
+    # ---- inside the container --------------------------------------------------------------
+    def exec(self, command: list[str] | str, timeout_hint: str = "") -> ExecResult:
+        argv = ["sh", "-c", command] if isinstance(command, str) else command
+        try:
+            code, output = self.container.exec_run(argv, demux=False)
+        except docker.errors.APIError as exc:
+            return ExecResult(126, f"exec failed: {exc.explanation or exc}")
+        return ExecResult(int(code if code is not None else -1), (output or b"").decode("utf-8", "replace"))
+
+    def put_files(self, files: Iterable[tuple[str, bytes | str, int]]) -> None:
+        """Copy (absolute path, content, mode) into the container, creating folders."""
+        buffer = io.BytesIO()
+        now = time.time()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for path, content, mode in files:
+                data = content.encode() if isinstance(content, str) else content
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size = len(data)
+                info.mode = mode
+                info.mtime = int(now)
+                tar.addfile(info, io.BytesIO(data))
+        buffer.seek(0)
+        if not self.container.put_archive("/", buffer.getvalue()):
+            raise HarnessError(f"could not copy files into {self.name}")
+
+    def read_file(self, path: str) -> str:
+        """A file's text, or '' when it does not exist."""
+        try:
+            stream, _ = self.container.get_archive(path)
+        except docker.errors.NotFound:
+            return ""
+        data = b"".join(stream)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                return ""
+            fh = tar.extractfile(member)
+            return fh.read().decode("utf-8", "replace") if fh else ""
+
+    def logs(self) -> str:
+        try:
+            return self.container.logs().decode("utf-8", "replace")
+        except docker.errors.NotFound:
+            return ""

@@ -1,0 +1,77 @@
+"""MTA queues as structured entries: ``postqueue -j`` for Postfix, ``mailq`` for sendmail."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    qid: str
+    sender: str
+    recipients: tuple[str, ...]
+    reason: str
+    queue: str = ""
+
+
+def parse_postqueue_json(text: str) -> list[QueueEntry]:
+    entries = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        data = json.loads(line)
+        recipients = data.get("recipients", [])
+        reasons = [r.get("delay_reason", "") for r in recipients if r.get("delay_reason")]
+        entries.append(
+            QueueEntry(
+                qid=data["queue_id"],
+                sender=data.get("sender", ""),
+                recipients=tuple(r["address"] for r in recipients),
+                reason="; ".join(reasons),
+                queue=data.get("queue_name", ""),
+            )
+        )
+    return entries
+
+
+_MAILQ_HEAD = re.compile(r"^(?P<qid>[0-9A-Za-z]{8,20})[*X-]?\s+\d+\s+\w{3} \w{3}\s+\d+\s+[\d:]+\s+(?P<sender>\S+)")
+
+
+def parse_mailq(text: str) -> list[QueueEntry]:
+    """sendmail's ``mailq`` (``sendmail -bp``) listing of the MTA queue."""
+    entries: list[QueueEntry] = []
+    current: dict[str, object] | None = None
+
+    def close() -> None:
+        if current is not None:
+            entries.append(
+                QueueEntry(
+                    qid=str(current["qid"]),
+                    sender=str(current["sender"]).strip("<>"),
+                    recipients=tuple(current["recipients"]),  # type: ignore[arg-type]
+                    reason=str(current["reason"]),
+                    queue="mqueue",
+                )
+            )
+
+    for line in text.splitlines():
+        head = _MAILQ_HEAD.match(line)
+        if head:
+            close()
+            current = {"qid": head.group("qid"), "sender": head.group("sender"), "recipients": [], "reason": ""}
+            continue
+        if current is None:
+            continue
+        stripped = line.strip()
+        if stripped.startswith("(") and stripped.endswith(")"):
+            current["reason"] = stripped[1:-1]
+        elif stripped.startswith("<") and stripped.endswith(">"):
+            current["recipients"].append(stripped.strip("<>"))  # type: ignore[attr-defined]
+        elif stripped.startswith("Total requests") or stripped.startswith("/"):
+            close()
+            current = None
+    close()
+    return entries

@@ -1,0 +1,67 @@
+"""What every node gets, whatever its kind: name resolution through the topology's BIND."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.scenario.model import Node, Scenario
+
+RESOLV_CONF = "/etc/harness/resolv.conf"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command run inside the node while configuring it; a failure rejects the config."""
+
+    what: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything rendered for one node: files, setup commands, start and stop scripts."""
+
+    files: tuple[tuple[str, str, int], ...] = ()
+    setup: tuple[Command, ...] = ()
+    start: str = ""
+    stop: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def domain_of(hostname: str) -> str:
+    return hostname.split(".", 1)[1] if "." in hostname else hostname
+
+
+def resolv_conf(scenario: Scenario, node: Node) -> str:
+    """Point at the topology's BIND; with none, at nothing (no lookup may leave the topology).
+
+    Docker's embedded resolver (127.0.0.11) would answer container names itself, even
+    where BIND says NXDOMAIN, so it is never used.
+    """
+    server = scenario.dns_node
+    if server is None:
+        return "# no DNS server in this topology: every lookup fails at once\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
+    ip = dns_address_for(scenario, node, server)
+    return f"nameserver {ip}\noptions timeout:2 attempts:2\n"
+
+
+def dns_address_for(scenario: Scenario, node: Node, server: Node) -> str:
+    """The DNS server's address on a network the node shares with it (else its first)."""
+    if node.name == server.name:
+        return "127.0.0.1"
+    node_nets = {a.network for a in node.attachments}
+    for attachment in server.attachments:
+        if attachment.network in node_nets:
+            return str(attachment.ip)
+    return str(server.ip)
+
+
+def start_prelude() -> str:
+    return f"#!/bin/sh\ncp {RESOLV_CONF} /etc/resolv.conf\n"
+
+
+def user_commands(node: Node) -> tuple[Command, ...]:
+    return tuple(
+        Command(f"create local user {user}", ("sh", "-c", f"id -u {user} >/dev/null 2>&1 || useradd -m {user}"))
+        for user in node.users
+    )

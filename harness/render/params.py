@@ -1,0 +1,47 @@
+"""The one registry of settings the harness itself renders, each with its meaning.
+
+Scenario settings are applied after these and win. Values may hold ``{hostname}``,
+``{domain}`` and ``{ip}``, filled in per node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    value: str
+    meaning: str
+
+
+POSTFIX_MAIN: tuple[Param, ...] = (
+    Param("myhostname", "{hostname}", "the node's FQDN; Debian's main.cf carries the build machine's"),
+    Param("mydomain", "{domain}", "the parent domain of the hostname"),
+    Param("myorigin", "$myhostname", "unqualified senders are qualified with the hostname"),
+    Param("mydestination", "$myhostname, localhost", "only the node itself is local unless a scenario says more"),
+    Param("inet_interfaces", "all", "listen on every topology network"),
+    Param("inet_protocols", "ipv4", "topology networks are IPv4 only"),
+    Param("mynetworks", "127.0.0.0/8", "only loopback may relay unless a scenario says more"),
+    Param("relayhost", "", "deliver by MX unless a scenario sets a relay host"),
+    Param("maillog_file", "/var/log/mail.log", "Postfix's own logger: the log is the observation"),
+    Param("smtputf8_enable", "no", "same behaviour on every version (3.5 defaulted differently)"),
+    Param("compatibility_level", "2", "the same defaults on every version, silences the warning"),
+    Param("smtp_connect_timeout", "5s", "an unreachable peer fails in seconds, not 30 s"),
+    Param("queue_run_delay", "10s", "deferred mail is retried soon (tests, not 300 s)"),
+    Param("minimal_backoff_time", "10s", "shortest retry interval"),
+    Param("maximal_backoff_time", "20s", "longest retry interval"),
+    Param("smtp_address_preference", "ipv4", "no IPv6 in topologies"),
+    Param("alias_maps", "hash:/etc/aliases", "local aliases"),
+    Param("alias_database", "hash:/etc/aliases", "local aliases built by newaliases"),
+    Param("biff", "no", "no comsat service in containers"),
+)
+
+SENDMAIL_DEFINES: tuple[Param, ...] = (
+    Param("confLOG_LEVEL", "9", "log every delivery attempt with its status"),
+    Param("confTO_ICONNECT", "5s", "initial connect timeout: unreachable peers fail in seconds"),
+    Param("confTO_CONNECT", "5s", "connect timeout"),
+    Param("confTO_INITIAL", "10s", "wait for the greeting"),
+    Param("confHOST_STATUS_DIRECTORY", "", "(undefined) no persistent host status: each attempt is fresh"),
+)

@@ -1,0 +1,46 @@
+"""Postfix: main.cf settings applied with ``postconf -e``, master.cf lines appended, maps
+compiled with ``postmap``, and ``postfix check`` as the judge of the result."""
+
+from __future__ import annotations
+
+from harness.render.common import Command, NodeConfig, domain_of, resolv_conf, start_prelude, user_commands
+from harness.render.params import POSTFIX_MAIN
+from harness.scenario.model import Node, Scenario
+
+MASTER_APPEND = "/etc/harness/master.cf.append"
+POSTMAP_TYPES = ("hash", "btree")
+SASL_PLUGIN_GLOB = "/usr/lib/*/sasl2/libplain.so* /usr/lib/*/sasl2/liblogin.so*"
+
+
+def main_settings(node: Node) -> list[tuple[str, str]]:
+    """Harness defaults, then the scenario's settings (which win), in order."""
+    values = {"hostname": node.hostname, "domain": domain_of(node.hostname), "ip": str(node.ip)}
+    settings = {p.name: p.value.format(**values) for p in POSTFIX_MAIN}
+    assert node.postfix is not None
+    for key, value in node.postfix.main:
+        settings[key] = value
+    return list(settings.items())
+
+
+def render(scenario: Scenario, node: Node) -> NodeConfig:
+    config = node.postfix
+    assert config is not None
+    files: list[tuple[str, str, int]] = [("/etc/harness/resolv.conf", resolv_conf(scenario, node), 0o644)]
+    setup: list[Command] = list(user_commands(node))
+    main = main_settings(node)
+    files.append(("/etc/harness/main.cf.settings", "".join(f"{k} = {v}\n" for k, v in main), 0o644))
+    setup.append(Command("set main.cf parameters (postconf -e)", ("postconf", "-e", *(f"{k}={v}" for k, v in main))))
+    if config.master:
+        files.append((MASTER_APPEND, "\n".join(config.master) + "\n", 0o644))
+        setup.append(Command("append master.cf entries", ("sh", "-c", f"cat {MASTER_APPEND} >> /etc/postfix/master.cf")))
+    for table in config.maps:
+        files.append((table.path, table.content, 0o640 if "sasl" in table.path else 0o644))
+        if table.type in POSTMAP_TYPES:
+            setup.append(Command(f"postmap {table.type}:{table.path}", ("postmap", f"{table.type}:{table.path}")))
+    setup.append(Command("newaliases", ("newaliases",)))
+    if config.remove_sasl_plugins:
+        setup.append(Command("remove the SASL PLAIN/LOGIN plugins", ("sh", "-c", f"rm -f {SASL_PLUGIN_GLOB}")))
+    setup.append(Command("postfix check", ("sh", "-c", "postfix check 2>&1; rc=$?; exit $rc")))
+    start = start_prelude() + "postfix start\n"
+    stop = "#!/bin/sh\npostfix stop\n"
+    return NodeConfig(files=tuple(files), setup=tuple(setup), start=start, stop=stop)
