@@ -1,0 +1,44 @@
+# mta-harness: `make help` lists the targets.
+PYTHON ?= python3
+PYTEST ?= $(PYTHON) -m pytest
+SUITES ?= bookworm
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: ## install the package with its test tools (editable)
+	$(PYTHON) -m pip install -e '.[test]'
+
+.PHONY: test
+test: install ## the whole suite: unit tests (no Docker), then topology tests
+	$(PYTEST) tests/unit
+	$(PYTEST) tests/topology scenarios --mta-suite $(SUITES)
+
+.PHONY: test-unit
+test-unit: ## unit tests only (no Docker needed)
+	$(PYTEST) tests/unit
+
+.PHONY: test-topologies
+test-topologies: install ## build missing images, run every scenario against real MTAs, tear down
+	$(PYTEST) scenarios --mta-suite $(SUITES)
+
+.PHONY: images
+images: install ## build the node images for SUITES
+	mta-harness images build --suite $(SUITES)
+
+.PHONY: lint
+lint: ## ruff and mypy
+	ruff check harness tests
+	mypy
+
+.PHONY: clean-topologies
+clean-topologies: ## remove every container and network the harness created
+	mta-harness down
+
+.PHONY: bench
+bench: install ## image build and topology bring-up figures
+	$(PYTHON) benchmarks/bringup.py --suite $(SUITES)

@@ -1,0 +1,160 @@
+"""The ``mta-harness`` command: a thin layer over the same objects the pytest plugin uses."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.core import engine
+from harness.core.images import ensure_image
+from harness.errors import HarnessError
+from harness.runner import run_scenario
+from harness.scenario.catalog import DEFAULT_DIR, all_scenarios, find_scenario
+from harness.scenario.loader import load_scenario
+from harness.scenario.model import DEFAULT_SUITE, SUITES
+from harness.services import SERVICES
+from harness.topology import Topology
+
+
+def _suites(values: list[str] | None) -> list[str]:
+    if not values:
+        return [DEFAULT_SUITE]
+    result: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            if part == "all":
+                result.extend(SUITES)
+            elif part in SUITES:
+                result.append(part)
+            else:
+                raise HarnessError(f"unknown suite '{part}' (choose from {', '.join(SUITES)} or all)")
+    return list(dict.fromkeys(result))
+
+
+def cmd_images_build(args: argparse.Namespace) -> int:
+    kinds = args.kind or sorted({s.image_kind for s in SERVICES.values()})
+    for suite in _suites(args.suite):
+        for kind in kinds:
+            image_suite = next(s for s in SERVICES.values() if s.image_kind == kind).image_suite(suite)
+            started = time.monotonic()
+            tag = ensure_image(kind, image_suite)
+            print(f"{kind:<9} {suite:<9} {tag}  ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for path in all_scenarios(Path(args.dir)):
+        try:
+            scenario = load_scenario(path)
+        except HarnessError as exc:
+            print(f"{path.stem:<32} INVALID: {exc}")
+            continue
+        print(f"{scenario.name:<32} {','.join(scenario.suites):<26} {scenario.description}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    failed = 0
+    for name in args.scenario:
+        try:
+            scenario = load_scenario(find_scenario(name, Path(args.dir)))
+            print(f"ok: {scenario.name} ({len(scenario.nodes)} nodes, {len(scenario.steps)} steps)")
+        except HarnessError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    scenario = load_scenario(find_scenario(args.scenario, Path(args.dir)))
+    topology = Topology(scenario, suite=_suites(args.suite)[0], keep=True)
+    topology.up()
+    print(topology.describe())
+    print(f"\nThe topology is sealed (internal networks only). Remove it with: mta-harness down {scenario.name}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    removed = engine.remove_scenario(args.scenario)
+    print(f"removed {len(removed)} container(s)/network(s)" + (": " + ", ".join(removed) if removed else ""))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    paths = [find_scenario(name, Path(args.dir)) for name in args.scenario] if args.scenario else all_scenarios(Path(args.dir))
+    scenarios = [load_scenario(path) for path in paths]  # every file is validated before anything starts
+    results = []
+    for scenario in scenarios:
+        for suite in _suites(args.suite):
+            if suite not in scenario.suites:
+                print(f"--- {scenario.name} does not run on {suite}: skipped")
+                continue
+            result = run_scenario(scenario, suite, keep_on_failure=args.keep)
+            print(result.report())
+            print()
+            results.append(result)
+    passed = sum(r.passed for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if results and passed == len(results) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mta-harness", description="Real MTAs in containers, wired into mail topologies.")
+    parser.add_argument("--dir", default=str(DEFAULT_DIR), help="the scenarios folder (default: %(default)s)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the harness does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    images = sub.add_parser("images", help="node images").add_subparsers(dest="images_command", required=True)
+    build = images.add_parser("build", help="build missing images (bootstrapping the base without a registry)")
+    build.add_argument("--suite", action="append", help="bullseye, bookworm, trixie or all (default bookworm)")
+    build.add_argument("--kind", action="append", choices=sorted({s.image_kind for s in SERVICES.values()}))
+    build.set_defaults(func=cmd_images_build)
+
+    sub.add_parser("list", help="list the scenarios").set_defaults(func=cmd_list)
+
+    check = sub.add_parser("check", help="validate scenario files without starting anything")
+    check.add_argument("scenario", nargs="+")
+    check.set_defaults(func=cmd_check)
+
+    up = sub.add_parser("up", help="start a topology and leave it running")
+    up.add_argument("scenario")
+    up.add_argument("--suite", action="append")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="remove the topologies of a scenario (all when none is named)")
+    down.add_argument("scenario", nargs="?")
+    down.set_defaults(func=cmd_down)
+
+    run = sub.add_parser("run", help="run scenarios: start, execute the steps, judge, tear down")
+    run.add_argument("scenario", nargs="*", help="names or files (default: every scenario)")
+    run.add_argument("--suite", action="append", help="bullseye, bookworm, trixie or all (repeatable)")
+    run.add_argument("--keep", action="store_true", help="leave a failed topology running to inspect it")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return int(args.func(args))
+    except HarnessError as exc:
+        print(f"mta-harness: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mta-harness: interrupted; topologies were removed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""The scenario loader: every malformed file fails with its file, line, key path and problem.
+
+The malformed files live in ``scenarios/bad/``, one mistake each; ``BAD_CASES`` is the table
+of what the loader must say about them. No Docker needed.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError, ScenarioError
+from harness.scenario.loader import load_scenario, load_scenario_text
+from harness.scenario.model import SUITES, SinkConfig
+from harness.scenario.steps import ACTIONS
+
+HERE = Path(__file__).parent
+BAD = HERE / "scenarios" / "bad"
+GOOD = HERE / "scenarios" / "good"
+REPO = HERE.parent.parent
+
+# file, line, key path, problem (a stable part of it; None: the whole problem text is given)
+BAD_CASES: list[tuple[str, int | None, str, str]] = [
+    # YAML itself
+    ("invalid_yaml.yaml", 5, "", "not valid YAML: expected ',' or '}', but got ':'"),
+    ("empty.yaml", None, "", "the file is empty"),
+    ("duplicate_key.yaml", 8, "nodes.mx.kind", "this key appears twice in the same mapping"),
+    (
+        "unknown_tag.yaml",
+        1,
+        "description",
+        "cannot read this value: could not determine a constructor for the tag '!include'",
+    ),
+    ("recursive_alias.yaml", 5, "tags[1]", "this alias refers to a node that contains it"),
+    # top level
+    ("unknown_top_key.yaml", 3, "node", "unknown key 'node' in a scenario"),
+    ("missing_networks.yaml", 1, "", "a scenario needs the key 'networks'"),
+    ("empty_suites.yaml", 1, "suites", "suites is empty: the scenario would never run"),
+    # networks
+    (
+        "bad_subnet.yaml",
+        3,
+        "networks.lan.subnet",
+        "'10.201.0.1/24' is not an IPv4 subnet: 10.201.0.1/24 has host bits set",
+    ),
+    ("public_subnet.yaml", 3, "networks.lan.subnet", "subnet 8.8.8.0/24 must be a private range of at least /29"),
+    (
+        "overlapping_subnets.yaml",
+        3,
+        "networks.dmz.subnet",
+        "subnet 10.201.0.128/25 overlaps network 'lan' (10.201.0.0/24)",
+    ),
+    # nodes
+    ("unknown_kind.yaml", 5, "nodes.mx.kind", "unknown node kind 'postfx'"),
+    ("unqualified_hostname.yaml", 6, "nodes.mx.hostname", "hostname 'mx' is not a fully qualified domain name"),
+    ("ip_outside_subnet.yaml", 8, "nodes.mx.networks.lan", "10.202.0.30 is not inside network 'lan' (10.201.0.0/24)"),
+    (
+        "ip_gateway.yaml",
+        8,
+        "nodes.mx.networks.lan",
+        "10.201.0.1 is reserved in 10.201.0.0/24 (network, gateway or broadcast)",
+    ),
+    ("duplicate_ip.yaml", 9, "nodes.pf.networks.lan", "10.201.0.30 is already node 'mx's address"),
+    ("unknown_network.yaml", 8, "nodes.mx.networks.lna", "no network named 'lna'"),
+    (
+        "postfix_on_sendmail.yaml",
+        8,
+        "nodes.sm.postfix",
+        "node 'sm' is of kind sendmail: 'postfix' settings do not apply",
+    ),
+    ("client_with_sink_settings.yaml", 8, "nodes.cl.sink", "node 'cl' is of kind client: 'sink' settings do not apply"),
+    (
+        "bad_cf_line.yaml",
+        11,
+        "nodes.sm.sendmail.cf[1]",
+        "'SmartHost=mx.example.test' is not a sendmail.cf macro, class or option line",
+    ),
+    ("bad_queue_interval.yaml", 9, "nodes.sm.sendmail.queue_interval", "'10 minutes' is not a sendmail interval"),
+    ("sink_reply_bad_code.yaml", 10, "nodes.mx.sink.replies[0].code", "650 is not an SMTP reply code"),
+    ("sink_auth_without_users.yaml", 9, "nodes.mx.sink.auth", "sink auth needs at least one user"),
+    ("sink_without_ports.yaml", 9, "nodes.mx.sink.ports", "a sink needs at least one port"),
+    # dns
+    ("bad_record_type.yaml", 9, "dns.zones.example.test[1]", "record type 'AAA' is not supported"),
+    ("bad_a_record.yaml", 8, "dns.zones.example.test[0]", "'10.201.0.300' is not an IPv4 address for an A record"),
+    (
+        "mx_without_preference.yaml",
+        8,
+        "dns.zones.example.test[0]",
+        "MX data 'mx.example.test.' must be '<preference> <host>'",
+    ),
+    ("dns_server_not_bind.yaml", 7, "dns.server", "'mx' is not a node of kind bind"),
+    ("dns_without_bind_node.yaml", 6, "dns.server", "'mx' is not a node of kind bind"),
+    ("dns_two_bind_nodes.yaml", 6, "dns", "dns needs 'server:' naming one of the bind nodes (ns1, ns2)"),
+    # steps
+    ("unknown_action.yaml", 7, "steps[1].expect_queue_emtpy", "unknown action 'expect_queue_emtpy'"),
+    ("two_actions.yaml", 6, "steps[0]", "a step has exactly one action, found 2: flush, expect_queue_empty"),
+    ("step_missing_key.yaml", 6, "steps[0].send", "'send' needs the key 'to' (envelope recipients)"),
+    ("unknown_node_reference.yaml", 7, "steps[0].flush.node", "no node named 'pff'"),
+    ("captured_at_non_sink.yaml", 9, "steps[1].expect_captured.at", "'pf' is a postfix node, not a sink"),
+    ("message_before_send.yaml", 9, "steps[0].expect_captured.message", "no earlier send has id 'm1'"),
+    ("duplicate_message_id.yaml", 8, "steps[1].send.id", "message id 'm1' is used by an earlier send"),
+    ("invalid_regex.yaml", 8, "steps[0].expect_log.match", "'status=sent (250' is not a valid regular expression"),
+    ("per_suite_unknown_suite.yaml", 10, "steps[0].per_suite.bookwrm", "unknown key 'bookwrm' in per_suite"),
+    ("per_suite_message_id.yaml", 8, "steps[0].per_suite.trixie.id", "a message keeps its id in every suite"),
+    ("send_without_server.yaml", 7, "steps[0].send", "an SMTP send from 'cl' needs 'server:' (the node to connect to)"),
+    (
+        "server_ip_outside_topology.yaml",
+        10,
+        "steps[0].send.server_ip",
+        "10.201.0.99 is no node's address in this topology",
+    ),
+    (
+        "per_suite_server_ip_outside_topology.yaml",
+        10,
+        "steps[0].per_suite.trixie.server_ip",
+        "192.168.1.1 is no node's address in this topology",
+    ),
+]
+
+# Where the loader must also say how to fix it: file -> the fix text.
+FIXES = {
+    "unknown_top_key.yaml": "did you mean 'nodes'?",
+    "unknown_kind.yaml": "did you mean 'postfix'?",
+    "unknown_network.yaml": "did you mean 'lan'?",
+    "unknown_action.yaml": "did you mean 'expect_queue_empty'?",
+    "unknown_node_reference.yaml": "did you mean 'pf'?",
+    "per_suite_unknown_suite.yaml": "did you mean 'bookworm'?",
+    "bad_record_type.yaml": "did you mean 'AAAA'?",
+    "dns_server_not_bind.yaml": "allowed: ns",
+    "dns_without_bind_node.yaml": "add a node of kind bind",
+    "missing_networks.yaml": "add 'networks:'",
+}
+
+
+def load_error(path: Path) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "path", "problem"), BAD_CASES, ids=[c[0].removesuffix(".yaml") for c in BAD_CASES]
+)
+def test_malformed_scenario_names_file_line_path_and_problem(
+    file: str, line: int | None, path: str, problem: str
+) -> None:
+    error = load_error(BAD / file)
+    assert (Path(error.file).name, error.line, error.path) == (file, line, path)
+    assert problem in error.problem
+    assert str(error).startswith(f"{error.file}:{line}:" if line is not None else f"{error.file}:")
+    if file in FIXES:
+        assert error.fix == FIXES[file]
+
+
+def test_every_bad_file_is_in_the_table() -> None:
+    assert sorted(p.name for p in BAD.glob("*.yaml")) == sorted(c[0] for c in BAD_CASES)
+
+
+def test_scenario_error_text_and_root() -> None:
+    error = load_error(BAD / "unknown_kind.yaml")
+    assert isinstance(error, HarnessError)
+    assert str(error) == f"{error.file}:5: nodes.mx.kind: unknown node kind 'postfx' (did you mean 'postfix'?)"
+
+
+def test_missing_file_is_a_scenario_error() -> None:
+    error = load_error(BAD / "no-such-file.yaml")
+    assert error.line is None
+    assert error.problem.startswith("cannot read the file")
+
+
+# ---- good paths ----------------------------------------------------------------------------
+MINIMAL = """\
+networks:
+  lan: {subnet: 10.201.0.0/24}
+nodes:
+  mx: {kind: sink, hostname: mx.example.test, networks: {lan: 10.201.0.30}}
+  sm: {kind: sendmail, hostname: sm.example.test, networks: {lan: 10.201.0.11}}
+"""
+
+
+def test_smoke_scenario_loads() -> None:
+    scenario = load_scenario(REPO / "scenarios" / "smoke.yaml")
+    assert scenario.name == "smoke"
+    assert [n.name for n in scenario.nodes] == ["ns", "pf", "sm", "mx"]
+    assert scenario.dns_node is not None and scenario.dns_node.name == "ns"
+    assert [z.origin for z in scenario.dns.zones] == ["example.test.", "remote.test."]  # type: ignore[union-attr]
+    assert [s.action for s in scenario.steps][:3] == ["send", "send", "expect_captured"]
+    first_send = next(i for i, text in enumerate(Path(scenario.file).read_text().splitlines(), 1) if "- send:" in text)
+    assert scenario.steps[0].line == first_send
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_repo_scenario_loads(path: Path) -> None:
+    load_scenario(path)
+
+
+def test_defaults() -> None:
+    scenario = load_scenario_text(MINIMAL, "minimal.yaml")
+    assert scenario.name == "minimal"
+    assert scenario.suites == SUITES
+    assert scenario.dns is None
+    assert scenario.steps == ()
+    assert scenario.node("mx").sink == SinkConfig()
+    assert scenario.node("mx").sink.ports == (25,)  # type: ignore[union-attr]
+    assert scenario.node("sm").sendmail.queue_interval == "10s"  # type: ignore[union-attr]
+    assert scenario.node("sm").sendmail.listen == "0.0.0.0"  # type: ignore[union-attr]
+
+
+def test_per_suite_overrides_resolve_for_their_suite_only() -> None:
+    text = (
+        MINIMAL
+        + """\
+steps:
+  - send: {id: m1, from: sm, to: bob@example.test}
+  - expect_log:
+      at: sm
+      match: 'stat=Sent'
+    per_suite:
+      trixie: {match: 'stat=Sent \\(Ok'}
+"""
+    )
+    step = load_scenario_text(text, "per-suite.yaml").steps[1]
+    assert step.resolved("bookworm") == {"at": "sm", "match": "stat=Sent"}
+    assert step.resolved("trixie") == {"at": "sm", "match": r"stat=Sent \(Ok"}
+
+
+def test_every_key_example_loads() -> None:
+    scenario = load_scenario(GOOD / "every_key.yaml")
+    assert scenario.suites == ("bookworm", "trixie")
+    pf = scenario.node("pf").postfix
+    assert pf is not None and ("compatibility_level", "3.6") in pf.main and pf.remove_sasl_plugins
+    assert [(m.path, m.type) for m in pf.maps] == [
+        ("/etc/postfix/transport", "hash"),
+        ("/etc/postfix/clients.cidr", "cidr"),
+    ]
+    sink = scenario.node("mx").sink
+    assert sink is not None and sink.ports == (25, 587) and sink.auth is not None and not sink.auth.required
+    assert scenario.dns is not None and ("broken.test.", "servfail") in scenario.dns.behaviours
+    assert {s.action for s in scenario.steps} >= {"send", "expect_captured", "sleep", "reset_captures"}
+
+
+def test_every_action_appears_in_the_every_key_example() -> None:
+    used = {s.action for s in load_scenario(GOOD / "every_key.yaml").steps}
+    assert used == {a.name for a in ACTIONS}
+
+
+def test_action_without_keys_may_have_nothing_after_the_colon() -> None:
+    step = load_scenario_text(MINIMAL + "steps:\n  - reset_captures:\n", "reset.yaml").steps[0]
+    assert (step.action, step.resolved("bookworm")) == ("reset_captures", {})
+
+
+def test_numbers_in_text_settings_keep_their_spelling() -> None:
+    text = MINIMAL + "  pf:\n    kind: postfix\n    hostname: pf.example.test\n    networks: {lan: 10.201.0.10}\n"
+    text += "    postfix: {main: {compatibility_level: 3.10, smtp_tls_loglevel: 01}}\n"
+    main = dict(load_scenario_text(text, "numbers.yaml").node("pf").postfix.main)  # type: ignore[union-attr]
+    assert main == {"compatibility_level": "3.10", "smtp_tls_loglevel": "01"}
+
+
+def test_a_large_subnet_loads_quickly() -> None:
+    started = time.monotonic()
+    load_scenario_text(MINIMAL.replace("10.201.0.0/24", "10.0.0.0/8"), "large.yaml")
+    assert time.monotonic() - started < 1.0
+
+
+# ---- docs/scenario-format.md stays true --------------------------------------------------
+DOC = REPO / "docs" / "scenario-format.md"
+
+
+def doc_yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.S)
+
+
+def test_doc_shows_the_every_key_example() -> None:
+    example = "".join(
+        line for line in (GOOD / "every_key.yaml").read_text().splitlines(True) if not line.startswith("#")
+    )
+    assert example.strip("\n") in DOC.read_text()
+
+
+def test_doc_complete_examples_load() -> None:
+    complete = [b for b in doc_yaml_blocks() if re.search(r"^networks:", b, re.M) and re.search(r"^nodes:", b, re.M)]
+    assert len(complete) >= 2
+    for block in complete:
+        load_scenario_text(block, "doc-example.yaml")
+
+
+def test_doc_step_examples_load_on_the_every_key_topology() -> None:
+    topology = (GOOD / "every_key.yaml").read_text().split("\nsteps:\n")[0]
+    steps = [b for b in doc_yaml_blocks() if b.startswith("- ")]
+    assert len(steps) == len(ACTIONS)
+    scenario = load_scenario_text(topology + "\nsteps:\n" + textwrap.indent("".join(steps), "  "), "doc-steps.yaml")
+    assert {s.action for s in scenario.steps} == {a.name for a in ACTIONS}
+
+
+def test_doc_lists_every_action_and_key() -> None:
+    sections = re.split(r"^### ", DOC.read_text(), flags=re.M)
+    for action in ACTIONS:
+        section = next(s for s in sections if s.startswith(f"`{action.name}`"))
+        for key in action.keys:
+            assert f"| `{key.name}` |" in section, (action.name, key.name)
