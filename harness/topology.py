@@ -29,7 +29,7 @@ from harness.errors import ConfigRejected, HarnessError, StepError
 from harness.messages import Message, compose
 from harness.observe import logs as logparse
 from harness.observe.queue import QueueEntry
-from harness.render.common import RESOLV_CONF, Command, NodeConfig
+from harness.render.common import DROP_DEFAULT_ROUTE, RESOLV_CONF, Command, NodeConfig
 from harness.render.sink import AGENT
 from harness.scenario.model import DEFAULT_SUITE, Node, Scenario
 from harness.services import Service, service_for
@@ -37,7 +37,10 @@ from harness.services.sink import SinkService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-RESOLVER_COMMAND = Command("use the topology's DNS", ("cp", RESOLV_CONF, "/etc/resolv.conf"))
+SEAL_COMMAND = Command(
+    "seal the node (the topology's DNS, no default route)",
+    ("sh", "-c", f"cp {RESOLV_CONF} /etc/resolv.conf && {{ {DROP_DEFAULT_ROUTE}; }}"),
+)
 
 
 @dataclass
@@ -163,6 +166,7 @@ class NodeHandle:
         net = network or self.node.attachments[0].network
         ip = next(str(a.ip) for a in self.node.attachments if a.network == net)
         self.container.reconnect(self.topology.network_name(net), ip)
+        self.exec(DROP_DEFAULT_ROUTE)
         self.disconnected.discard(net)
 
 
@@ -301,7 +305,7 @@ class Topology:
         config = handle.service.render(self.scenario, handle.node)
         handle.config = config
         handle.container.put_files([*config.files, ("/etc/harness/stop.sh", config.stop, 0o755)])
-        for command in (RESOLVER_COMMAND, *config.setup):
+        for command in (SEAL_COMMAND, *config.setup):
             result = handle.container.exec(list(command.argv))
             if not result.ok:
                 raise ConfigRejected(

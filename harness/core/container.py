@@ -69,6 +69,7 @@ class NodeContainer:
             hostname=hostname,
             labels=labels,
             init=True,
+            cap_add=["NET_ADMIN"],  # to drop the default route Docker adds on internal networks
             network=first_net,
             networking_config={first_net: EndpointConfig(api_version, ipv4_address=first_ip)},
             stop_signal="SIGTERM",

@@ -56,8 +56,13 @@ def dns_address_for(scenario: Scenario, node: Node, server: Node) -> str:
     return str(server.ip)
 
 
+# Docker gives containers on internal networks a default route via the bridge; nothing may
+# leave a topology, so no node keeps one (re-applied at every start and reconnect).
+DROP_DEFAULT_ROUTE = "ip route del default 2>/dev/null; true"
+
+
 def start_prelude() -> str:
-    return f"#!/bin/sh\ncp {RESOLV_CONF} /etc/resolv.conf\n"
+    return f"#!/bin/sh\ncp {RESOLV_CONF} /etc/resolv.conf\n{DROP_DEFAULT_ROUTE}\n"
 
 
 def user_commands(node: Node) -> tuple[Command, ...]:

@@ -1,0 +1,91 @@
+"""Nothing of the harness remains after a run that passes, one that fails, and one
+interrupted with SIGINT while starting; a killed run's leftovers go at the next start."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.core import engine
+from harness.runner import run_scenario
+from harness.scenario.loader import load_scenario
+
+pytestmark = pytest.mark.topology
+
+FAILING_STEP = """  - expect_not_captured: {message: from-postfix, at: mx, within: 2}
+"""
+
+
+def _cli(path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "--dir", str(path.parent), "run", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_for_objects(labelled_objects: Callable[[str], list[str]], name: str, proc: subprocess.Popen[str], timeout: float = 120) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = labelled_objects(name)
+        if any(not n.endswith("-net") for n in found):
+            return found
+        assert proc.poll() is None, "the run ended before its containers existed"
+        time.sleep(0.1)
+    raise AssertionError(f"no container of {name} appeared within {timeout} s")
+
+
+def test_nothing_remains_after_a_passing_run(scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]) -> None:
+    scenario = load_scenario(scenario_copy())
+    result = run_scenario(scenario, "bookworm")
+    assert result.passed, result.report()
+    assert labelled_objects(scenario.name) == []
+
+
+def test_nothing_remains_after_a_failing_run(scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]) -> None:
+    scenario = load_scenario(scenario_copy(extra=FAILING_STEP))
+    result = run_scenario(scenario, "bookworm")
+    assert not result.passed
+    report = result.report()
+    assert "was captured at mx, but nothing was expected" in report
+    assert "=== diagnostics ===" in report and "log lines of message 'from-postfix'" in report
+    assert labelled_objects(scenario.name) == []
+
+
+def test_nothing_remains_after_sigint_during_start(scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]) -> None:
+    path = scenario_copy()
+    name = path.stem
+    proc = _cli(path)
+    _wait_for_objects(labelled_objects, name, proc)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert labelled_objects(name) == []
+
+
+def test_a_killed_run_is_reaped_at_the_next_start(scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]) -> None:
+    path = scenario_copy()
+    name = path.stem
+    proc = _cli(path)
+    _wait_for_objects(labelled_objects, name, proc)
+    proc.kill()  # SIGKILL: no teardown can run
+    proc.communicate(timeout=30)
+    assert labelled_objects(name) != []
+    engine.reap_orphans()  # what every start does first
+    assert labelled_objects(name) == []
+
+
+def test_an_invalid_scenario_starts_nothing(tmp_path: Path, labelled_objects: Callable[[str], list[str]]) -> None:
+    path = tmp_path / "t-invalid.yaml"
+    path.write_text("networks: {net: {subnet: 10.209.0.0/24}}\nnodes:\n  a: {kind: postfix, hostname: a.example.test, networks: {net: 10.208.0.5}}\n")
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert f"{path}:3: nodes.a.networks.net: 10.208.0.5 is not inside network 'net' (10.209.0.0/24)" in proc.stderr
+    assert labelled_objects("t-invalid") == []

@@ -1,0 +1,52 @@
+"""Every topology is sealed: internal networks only, no other attachment, no default route,
+nothing published, and names resolve through the topology's BIND, never Docker's resolver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from harness.core import engine
+from harness.runner import dns_query
+from harness.topology import Topology
+
+pytestmark = pytest.mark.topology
+
+
+def _default_routes(route_table: str) -> list[str]:
+    # /proc/net/route: Iface Destination Gateway ...; a default route has destination 00000000.
+    return [line for line in route_table.splitlines()[1:] if line.split()[1:2] == ["00000000"]]
+
+
+def test_topology_is_sealed(topology_factory: Callable[..., Topology], mta_suite: str) -> None:
+    topo = topology_factory("smoke", suite=mta_suite)
+    client = engine.client()
+    own_networks = {topo.network_name(n.name): n for n in topo.scenario.networks}
+    for name, network in own_networks.items():
+        attrs = client.networks.get(name).attrs
+        assert attrs["Internal"] is True, f"{name} is not internal"
+        assert [c["Subnet"] for c in attrs["IPAM"]["Config"]] == [str(network.subnet)]
+    for handle in topo.nodes.values():
+        container = handle.container.container
+        container.reload()
+        attached = set(container.attrs["NetworkSettings"]["Networks"])
+        assert attached == {topo.network_name(a.network) for a in handle.node.attachments}, handle.name
+        assert not container.attrs["HostConfig"].get("PortBindings"), f"{handle.name} publishes ports"
+        routes = handle.exec(["cat", "/proc/net/route"])
+        assert _default_routes(routes) == [], f"{handle.name} has a default route:\n{routes}"
+        resolv = handle.exec(["cat", "/etc/resolv.conf"])
+        assert "127.0.0.11" not in resolv, f"{handle.name} uses Docker's embedded resolver"
+
+
+def test_names_resolve_only_through_the_topology_dns(topology_factory: Callable[..., Topology], mta_suite: str) -> None:
+    topo = topology_factory("smoke", suite=mta_suite)
+    # A node's hostname outside every zone of the scenario: Docker's resolver would answer it.
+    assert dns_query(topo, "mx.remote.test", "A") == {"rcode": "NOERROR", "answer": ["10.201.0.30"], "error": None}
+    assert dns_query(topo, "remote.test", "MX")["answer"] == ["10 mx.remote.test."]
+    assert dns_query(topo, "www.example.com", "A")["rcode"] == "NXDOMAIN"
+    # From inside an MTA, with the system resolver (what the MTA itself uses).
+    hosts = topo.node("pf").container.exec(["getent", "hosts", "mx.remote.test"])
+    assert hosts.output.split()[:1] == ["10.201.0.30"]
+    missing = topo.node("pf").container.exec(["getent", "hosts", "mh-nothing.example.com"])
+    assert missing.code != 0
