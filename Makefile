@@ -41,4 +41,4 @@ clean-topologies: ## remove every container and network the harness created
 
 .PHONY: bench
 bench: install ## image build and topology bring-up figures
-	$(PYTHON) benchmarks/bringup.py --suite $(SUITES)
+	$(PYTHON) benchmarks/bringup.py --suite $(SUITES) $(BENCH_ARGS)
