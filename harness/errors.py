@@ -36,6 +36,10 @@ class ImageBuildError(HarnessError):
     """An image could not be built or bootstrapped."""
 
 
+class ImageLacksTools(HarnessError):
+    """A node's image (a user-supplied one, typically) lacks a tool its kind needs."""
+
+
 class ConfigRejected(HarnessError):
     """A service's own tool refused the rendered configuration."""
 

@@ -25,7 +25,7 @@ from harness.core import engine
 from harness.core.container import NodeContainer
 from harness.core.images import ensure_image
 from harness.core.waits import wait_ready
-from harness.errors import ConfigRejected, HarnessError, StepError
+from harness.errors import ConfigRejected, HarnessError, ImageLacksTools, StepError
 from harness.messages import Message, compose
 from harness.observe import logs as logparse
 from harness.observe.queue import QueueEntry
@@ -302,6 +302,13 @@ class Topology:
 
     def _configure_node(self, handle: NodeHandle) -> None:
         started = time.monotonic()
+        handle.service.prepare(handle.container)
+        missing = handle.service.missing_tools(handle.container)
+        if missing:
+            raise ImageLacksTools(
+                f"node '{handle.name}' runs image {self.images[handle.name]}, which lacks: {', '.join(missing)}; "
+                f"a {handle.node.kind} node needs {', '.join(handle.service.required_tools)}"
+            )
         config = handle.service.render(self.scenario, handle.node)
         handle.config = config
         handle.container.put_files([*config.files, ("/etc/harness/stop.sh", config.stop, 0o755)])

@@ -59,7 +59,7 @@ class CaptureHandler:
         self.replies = config.get("replies") or []
         self.recorder = recorder
         self.port = port
-        self.auth_mechanisms: dict[int, str] = {}
+        self.session_mechanisms: dict[int, str] = {}
 
     def injected(self, command: str, argument: str) -> str | None:
         for reply in self.replies:
@@ -118,7 +118,7 @@ class CaptureHandler:
             "peer": session.peer[0] if isinstance(session.peer, tuple) else str(session.peer),
             "helo": session.host_name,
             "auth_user": auth.login.decode("utf-8", "replace") if auth else None,
-            "auth_mechanism": self.auth_mechanisms.get(id(session)) if auth else None,
+            "auth_mechanism": self.session_mechanisms.get(id(session)) if auth else None,
             "mail_from": envelope.mail_from,
             "rcpt_to": list(envelope.rcpt_tos),
             "message_id": message_id,
@@ -161,8 +161,9 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
         login = data.login.decode("utf-8", "replace") if isinstance(data, LoginPassword) else "?"
         recorder.log(session.peer, f"AUTH {mechanism} {login} -> {'235' if ok else '535'}")
         if ok:
-            handler.auth_mechanisms[id(session)] = mechanism
-        return AuthResult(success=ok, handled=False)
+            handler.session_mechanisms[id(session)] = mechanism
+        # auth_data becomes session.auth_data: without it the capture cannot name the user.
+        return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
     def factory() -> SMTP:
         kwargs: dict[str, Any] = {"hostname": config["hostname"], "ident": "mta-harness capture sink"}
@@ -182,7 +183,7 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
 
 async def serve(config: dict[str, Any], host: str = "0.0.0.0") -> list[asyncio.AbstractServer]:
     recorder = Recorder(config["captures"], config["log"])
-    servers = []
+    servers: list[asyncio.AbstractServer] = []
     loop = asyncio.get_running_loop()
     for port in config["ports"]:
         servers.append(await loop.create_server(make_factory(config, recorder, port), host=host, port=port))

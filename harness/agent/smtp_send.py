@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import smtplib
-import socket
 import sys
 from typing import Any
 
@@ -32,12 +31,13 @@ def send(request: dict[str, Any]) -> dict[str, Any]:
         try:
             code, banner = client.connect(request["host"], int(request.get("port", 25)))
         except (OSError, smtplib.SMTPException) as exc:
-            # smtplib raises on a non-220 greeting; keep its code and text.
-            if isinstance(exc, smtplib.SMTPConnectError):
-                note("connect", exc.smtp_code, exc.smtp_error)
-                return {"transcript": transcript, "error": None}
             return {"transcript": transcript, "error": f"connect: {exc}"}
         note("connect", code, banner)
+        if code != 220:
+            # SMTP.connect() returns a refusing greeting (554) instead of raising: the
+            # server is about to close, so the session ends here, as a client's would.
+            return {"transcript": transcript, "error": None}
+        reply: bytes | str
         code, reply = client.ehlo(request["helo"])
         note("helo", code, reply, request["helo"])
         if code != 250:
@@ -79,7 +79,7 @@ def send(request: dict[str, Any]) -> dict[str, Any]:
         return {"transcript": transcript, "error": None}
     except smtplib.SMTPServerDisconnected as exc:
         return {"transcript": transcript, "error": f"server disconnected: {exc}"}
-    except (OSError, socket.timeout) as exc:
+    except OSError as exc:  # socket.timeout is TimeoutError, an OSError
         return {"transcript": transcript, "error": f"{type(exc).__name__}: {exc}"}
     finally:
         client.close()

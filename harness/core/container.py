@@ -21,11 +21,11 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from harness.core import engine
+from harness.core.images import IMAGES_DIR
 from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
-RYUK_IMAGE_ENV = "TESTCONTAINERS_RYUK_DISABLED"
 
 
 def configure_testcontainers() -> None:
@@ -69,6 +69,8 @@ class NodeContainer:
             hostname=hostname,
             labels=labels,
             init=True,
+            # The harness's own main process, whatever the image (user-supplied images too).
+            entrypoint=["/bin/sh", "-c", (IMAGES_DIR / "common" / "entry.sh").read_text()],
             cap_add=["NET_ADMIN"],  # to drop the default route Docker adds on internal networks
             network=first_net,
             networking_config={first_net: EndpointConfig(api_version, ipv4_address=first_ip)},

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 _LINE = re.compile(r"(?P<program>postfix[\w/.-]*|sendmail|sm-mta|sm-msp-queue)\[(?P<pid>\d+)\]: (?P<text>.*)$")
 _QID = re.compile(r"^(?P<qid>[0-9A-Za-z]{8,20}): (?P<rest>.*)$")
-_TO = re.compile(r"\bto=(?P<to><[^>]*>(?:,<[^>]*>)*|[^,\s]+)")
+_TO = re.compile(r"\bto=(?P<to><[^>]*>(?:,<[^>]*>)*|[^,\s]+(?:,[^,\s]+)*)")
 _RELAY = re.compile(r"\brelay=(?P<relay>[^,]+)")
 _DSN = re.compile(r"\bdsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3})")
 _POSTFIX_STATUS = re.compile(r"\bstatus=(?P<status>[a-z]+)(?: \((?P<reason>.*)\))?\s*$")
 _SENDMAIL_STAT = re.compile(r"\bstat=(?P<stat>.*)$")
-_MSGID = re.compile(r"\b(?:message-id|msgid)=(?P<msgid><[^>]*>)")
+_MSGID = re.compile(r"(?<![\w-])(?:message-id|msgid)=(?P<msgid><[^>]*>)")
 
 SENT, DEFERRED, BOUNCED, EXPIRED = "sent", "deferred", "bounced", "expired"
 
@@ -78,7 +78,9 @@ def queue_ids_for(lines: Iterable[LogLine], message_id: str) -> set[str]:
 def _status_of_sendmail(stat: str, dsn: str) -> str:
     if stat.startswith("Sent"):
         return SENT
-    if stat.startswith("Deferred") or dsn.startswith("4"):
+    # "queued": accepted into the queue without a delivery attempt (-odq, queue-only mode);
+    # it is still waiting, not bounced.
+    if stat.startswith(("Deferred", "queued")) or dsn.startswith("4"):
         return DEFERRED
     return BOUNCED
 

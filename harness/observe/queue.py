@@ -38,12 +38,18 @@ def parse_postqueue_json(text: str) -> list[QueueEntry]:
 
 
 _MAILQ_HEAD = re.compile(r"^(?P<qid>[0-9A-Za-z]{8,20})[*X-]?\s+\d+\s+\w{3} \w{3}\s+\d+\s+[\d:]+\s+(?P<sender>\S+)")
+_MAILQ_DIR = re.compile(r"^\s*(?P<dir>/\S+)(?: \(\d+ requests?\)| is empty)")
 
 
 def parse_mailq(text: str) -> list[QueueEntry]:
-    """sendmail's ``mailq`` (``sendmail -bp``) listing of the MTA queue."""
+    """sendmail's ``mailq`` (``sendmail -bp``) listing: every queue it shows, MSP and MTA.
+
+    An entry's queue is the last path of its queue directory (``mqueue``, ``mqueue-client``).
+    Recipients are listed indented, in angle brackets or bare (``root``, ``|program``).
+    """
     entries: list[QueueEntry] = []
     current: dict[str, object] | None = None
+    queue = "mqueue"
 
     def close() -> None:
         if current is not None:
@@ -53,7 +59,7 @@ def parse_mailq(text: str) -> list[QueueEntry]:
                     sender=str(current["sender"]).strip("<>"),
                     recipients=tuple(current["recipients"]),  # type: ignore[arg-type]
                     reason=str(current["reason"]),
-                    queue="mqueue",
+                    queue=queue,
                 )
             )
 
@@ -63,15 +69,19 @@ def parse_mailq(text: str) -> list[QueueEntry]:
             close()
             current = {"qid": head.group("qid"), "sender": head.group("sender"), "recipients": [], "reason": ""}
             continue
-        if current is None:
-            continue
+        directory = _MAILQ_DIR.match(line)
         stripped = line.strip()
-        if stripped.startswith("(") and stripped.endswith(")"):
-            current["reason"] = stripped[1:-1]
-        elif stripped.startswith("<") and stripped.endswith(">"):
-            current["recipients"].append(stripped.strip("<>"))  # type: ignore[attr-defined]
-        elif stripped.startswith("Total requests") or stripped.startswith("/"):
+        if directory or stripped.startswith(("Total requests", "MSP Queue status", "MTA Queue status")):
             close()
             current = None
+            if directory:
+                queue = directory.group("dir").rstrip("/").rsplit("/", 1)[-1]
+            continue
+        if current is None or not stripped or not line[:1].isspace():
+            continue
+        if stripped.startswith("(") and stripped.endswith(")"):
+            current["reason"] = stripped[1:-1]
+        else:
+            current["recipients"].append(stripped.strip("<>"))  # type: ignore[attr-defined]
     close()
     return entries

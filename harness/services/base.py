@@ -22,6 +22,9 @@ class Service:
     image_kind: str = ""
     log_path: str = ""
     waits_timeout: float = 60.0
+    # Commands a node's image must have: checked before configuring, so that a user-supplied
+    # image that lacks one fails with a list of what is missing.
+    required_tools: tuple[str, ...] = ("sh", "cat", "cp", "pkill", "ip")
     renderer: Callable[[Scenario, Node], NodeConfig]
 
     def image_suite(self, suite: str) -> str:
@@ -30,6 +33,16 @@ class Service:
 
     def render(self, scenario: Scenario, node: Node) -> NodeConfig:
         return type(self).renderer(scenario, node)
+
+    def prepare(self, container: NodeContainer) -> None:
+        """Put what the kind needs into the container before its tools are checked."""
+
+    def missing_tools(self, container: NodeContainer) -> list[str]:
+        tools = " ".join(self.required_tools)
+        result = container.exec(["sh", "-c", f"for t in {tools}; do command -v $t >/dev/null 2>&1 || echo $t; done"])
+        if result.code == 126 or "exec failed" in result.output:
+            return ["sh"]
+        return result.output.split()
 
     def after_setup(self, container: NodeContainer, node: Node) -> None:
         """A hook for steps that need the output of the setup commands."""

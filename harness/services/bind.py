@@ -13,6 +13,7 @@ class BindService(Service):
     kind = "bind"
     image_kind = "bind"
     log_path = "/var/log/named.log"
+    required_tools = (*Service.required_tools, "named", "named-checkconf", "named-checkzone", "dig")
     renderer = staticmethod(render_bind.render)
 
     def waits(self, node: Node) -> list[Wait]:

@@ -14,6 +14,7 @@ class PostfixService(Service):
     kind = "postfix"
     image_kind = "postfix"
     log_path = "/var/log/mail.log"
+    required_tools = (*Service.required_tools, "postfix", "postconf", "postmap", "postqueue", "newaliases")
     renderer = staticmethod(render_postfix.render)
 
     def waits(self, node: Node) -> list[Wait]:

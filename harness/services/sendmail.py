@@ -16,6 +16,7 @@ class SendmailService(Service):
     kind = "sendmail"
     image_kind = "sendmail"
     log_path = "/var/log/mail.log"
+    required_tools = (*Service.required_tools, "sendmail", "m4", "makemap", "newaliases", "busybox")
     renderer = staticmethod(render_sendmail.render)
 
     def after_setup(self, container: NodeContainer, node: Node) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from harness.core.container import NodeContainer
@@ -11,12 +12,28 @@ from harness.render import sink as render_sink
 from harness.scenario.model import DEFAULT_SUITE, Node
 from harness.services.base import Service
 
+AGENT_SOURCE = Path(__file__).resolve().parent.parent / "agent"
+
 
 class SinkService(Service):
     kind = "sink"
     image_kind = "sink"
     log_path = render_sink.SESSION_LOG
+    required_tools = (*Service.required_tools, "python3")
     renderer = staticmethod(render_sink.render)
+
+    def prepare(self, container: NodeContainer) -> None:
+        """The agent programs travel with the harness, so any image with aiosmtpd works."""
+        files = [(f"{render_sink.AGENT}/{p.name}", p.read_bytes(), 0o644) for p in sorted(AGENT_SOURCE.glob("*.py"))]
+        container.put_files(files)
+
+    def missing_tools(self, container: NodeContainer) -> list[str]:
+        missing = super().missing_tools(container)
+        if not missing:
+            check = container.exec(["python3", "-c", "import aiosmtpd.smtp, dns.query"])
+            if not check.ok:
+                missing.append("python3 modules aiosmtpd and dnspython")
+        return missing
 
     def image_suite(self, suite: str) -> str:
         return DEFAULT_SUITE

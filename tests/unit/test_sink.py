@@ -1,0 +1,537 @@
+"""The capture sink, the SMTP client and the DNS client of ``harness/agent``, on loopback.
+
+Each test starts its own sink (``agent.sink.serve``) on 127.0.0.1 and a free port, in an
+asyncio loop in a thread, and talks to it with ``agent.smtp_send.send`` exactly as the
+client containers do. No Docker needed; only 127.0.0.1 is ever used.
+
+aiosmtpd silently ignores a misspelt hook (``handle_Data``), so every hook is proven to run
+by a reply injected at its command: if the hook did not fire, the sink's default would come
+back instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import smtplib
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rrset
+import pytest
+
+from harness.agent import dns_query, smtp_send
+from harness.agent.sink import serve
+
+LOOPBACK = "127.0.0.1"
+
+# SMTP reply codes the tests compare against.
+S220_READY = 220
+S235_AUTH_OK = 235
+S250_OK = 250
+S450_MAILBOX_UNAVAILABLE = 450
+S451_LOCAL_ERROR = 451
+S452_INSUFFICIENT_STORAGE = 452
+S504_UNKNOWN_MECHANISM = 504
+S530_AUTH_REQUIRED = 530
+S535_AUTH_INVALID = 535
+S550_MAILBOX_UNAVAILABLE = 550
+S554_TRANSACTION_FAILED = 554
+
+# aiosmtpd warns (UserWarning) every time it builds a server that requires AUTH without TLS;
+# the sink does that on purpose (CONTAINERS.md), so the AUTH tests accept that one warning.
+AUTH_WITHOUT_TLS = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
+
+MESSAGE = (
+    b"From: a@example.test\r\nTo: b@remote.test\r\nSubject: t\r\nMessage-ID: <unit-1@example.test>\r\n\r\nbody\r\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningSink:
+    port: int
+    captures: Path
+    log: Path
+
+    def get_captures(self) -> list[dict[str, Any]]:
+        text = self.captures.read_text(encoding="utf-8") if self.captures.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def get_log(self) -> str:
+        return self.log.read_text(encoding="utf-8")
+
+
+class SinkFactory:
+    """Starts sinks on loopback, each in its own event loop thread; stops them all at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.stops: list[Any] = []
+
+    def __call__(
+        self, *, replies: list[dict[str, Any]] | None = None, auth: dict[str, Any] | None = None
+    ) -> RunningSink:
+        port = free_port()
+        folder = self.tmp_path / f"sink-{port}"
+        folder.mkdir()
+        sink = RunningSink(port, folder / "captures.jsonl", folder / "sink.log")
+        config = {
+            "hostname": "mx.remote.test",
+            "ports": [port],
+            "captures": str(sink.captures),
+            "log": str(sink.log),
+            "auth": auth,
+            "replies": replies or [],
+        }
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        servers: list[asyncio.AbstractServer] = []
+
+        async def start() -> None:
+            servers.extend(await serve(config, host=LOOPBACK))
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(start())
+            started.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name=f"sink-{port}", daemon=True)
+        thread.start()
+        assert started.wait(5), "the sink did not start within 5 s"
+
+        def stop() -> None:
+            async def close() -> None:
+                for server in servers:
+                    server.close()
+                    await server.wait_closed()
+
+            asyncio.run_coroutine_threadsafe(close(), loop).result(5)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+            # Cancel what is left (handler tasks of closed sessions) before closing the loop.
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+
+        self.stops.append(stop)
+        return sink
+
+    def stop_all(self) -> None:
+        for stop in reversed(self.stops):
+            stop()
+
+
+@pytest.fixture
+def start_sink(tmp_path: Path) -> Iterator[SinkFactory]:
+    factory = SinkFactory(tmp_path)
+    yield factory
+    factory.stop_all()
+
+
+def send_mail(
+    sink: RunningSink, rcpt_to: list[str] | None = None, auth: dict[str, str] | None = None, message: bytes = MESSAGE
+) -> dict[str, Any]:
+    """Send one message to the sink with the agent's SMTP client; its transcript and error."""
+    request = {
+        "host": LOOPBACK,
+        "port": sink.port,
+        "helo": "cl.example.test",
+        "mail_from": "alice@example.test",
+        "rcpt_to": rcpt_to or ["bob@remote.test"],
+        "message": base64.b64encode(message).decode("ascii"),
+        "auth": auth,
+        "timeout": 5,
+    }
+    return smtp_send.send(request)
+
+
+def stages(result: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(step["stage"], step["code"]) for step in result["transcript"]]
+
+
+def reply_of(result: dict[str, Any], stage: str, argument: str | None = None) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = result["transcript"]
+    for step in steps:
+        if step["stage"] == stage and (argument is None or step["argument"] == argument):
+            return step
+    raise AssertionError(f"no {stage} step in {result['transcript']}")
+
+
+# --- plain delivery -------------------------------------------------------------------------
+
+
+def test_an_accepted_message_is_captured_with_its_envelope(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    result = send_mail(sink, rcpt_to=["bob@remote.test", "carol@remote.test"])
+    assert result["error"] is None
+    assert stages(result) == [
+        ("connect", S220_READY),
+        ("helo", S250_OK),
+        ("mail", S250_OK),
+        ("rcpt", S250_OK),
+        ("rcpt", S250_OK),
+        ("data", S250_OK),
+    ]
+    assert reply_of(result, "data")["text"] == "2.0.0 Message captured"
+    [capture] = sink.get_captures()
+    assert capture["peer"] == LOOPBACK
+    assert capture["port"] == sink.port
+    assert capture["helo"] == "cl.example.test"
+    assert capture["mail_from"] == "alice@example.test"
+    assert capture["rcpt_to"] == ["bob@remote.test", "carol@remote.test"]
+    assert capture["message_id"] == "<unit-1@example.test>"
+    assert base64.b64decode(capture["raw"]) == MESSAGE
+    assert capture["auth_user"] is None and capture["auth_mechanism"] is None
+    assert isinstance(capture["time"], float)
+
+
+def test_the_session_log_records_every_command(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    send_mail(sink)
+    log = sink.get_log()
+    assert f"listening on {LOOPBACK}:{sink.port}" in log
+    for expected in (
+        "EHLO cl.example.test",
+        "MAIL FROM:<alice@example.test>",
+        "-> 250 2.1.0 Sender OK",
+        "RCPT TO:<bob@remote.test>",
+        "-> 250 2.1.5 Recipient OK",
+        "DATA <unit-1@example.test> from=<alice@example.test> to=bob@remote.test -> 250 2.0.0 Message captured",
+    ):
+        assert expected in log, f"{expected!r} missing from the session log:\n{log}"
+    assert all(" sink[" in line for line in log.splitlines())
+
+
+def test_each_message_is_one_capture_line(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    for n in range(3):
+        message = MESSAGE.replace(b"<unit-1@", f"<unit-{n}@".encode())
+        assert send_mail(sink, message=message)["error"] is None
+    assert [c["message_id"] for c in sink.get_captures()] == [
+        "<unit-0@example.test>",
+        "<unit-1@example.test>",
+        "<unit-2@example.test>",
+    ]
+
+
+def test_a_message_without_message_id_is_captured_with_an_empty_one(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    send_mail(sink, message=b"Subject: no id\r\n\r\nbody\r\n")
+    [capture] = sink.get_captures()
+    assert capture["message_id"] == ""
+
+
+# --- injected replies: each hook fires -------------------------------------------------------
+
+
+def test_injected_connect_reply_refuses_the_session(start_sink: SinkFactory) -> None:
+    sink = start_sink(replies=[{"command": "connect", "code": 554, "text": "5.3.2 go away", "match": ""}])
+    result = send_mail(sink)
+    assert result["error"] is None
+    assert stages(result) == [("connect", S554_TRANSACTION_FAILED)]
+    assert reply_of(result, "connect")["text"] == "5.3.2 go away"
+    assert sink.get_captures() == []
+
+
+def test_injected_helo_reply_proves_handle_ehlo_fires(start_sink: SinkFactory) -> None:
+    sink = start_sink(replies=[{"command": "helo", "code": 550, "text": "5.7.1 not you", "match": r"^cl\."}])
+    result = send_mail(sink)
+    assert stages(result) == [("connect", S220_READY), ("helo", S550_MAILBOX_UNAVAILABLE)]
+    assert reply_of(result, "helo")["text"] == "5.7.1 not you"
+    assert "-> 550 5.7.1 not you (injected)" in sink.get_log()
+    assert sink.get_captures() == []
+
+
+def test_injected_helo_reply_also_answers_plain_helo(start_sink: SinkFactory) -> None:
+    sink = start_sink(replies=[{"command": "helo", "code": 550, "text": "5.7.1 not you", "match": ""}])
+    client = smtplib.SMTP(LOOPBACK, sink.port, timeout=5)
+    try:
+        code, text = client.helo("old.example.test")
+    finally:
+        client.close()
+    assert (code, text) == (S550_MAILBOX_UNAVAILABLE, b"5.7.1 not you")
+    assert "HELO old.example.test" in sink.get_log()
+
+
+def test_helo_without_injection_is_answered_with_the_hostname(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    client = smtplib.SMTP(LOOPBACK, sink.port, timeout=5)
+    try:
+        code, text = client.helo("old.example.test")
+        client.quit()
+    finally:
+        client.close()
+    assert (code, text) == (S250_OK, b"mx.remote.test")
+
+
+def test_injected_mail_reply_proves_handle_mail_fires(start_sink: SinkFactory) -> None:
+    sink = start_sink(replies=[{"command": "mail", "code": 451, "text": "4.3.0 try later", "match": "alice@"}])
+    result = send_mail(sink)
+    assert stages(result) == [("connect", S220_READY), ("helo", S250_OK), ("mail", S451_LOCAL_ERROR)]
+    assert reply_of(result, "mail") == {
+        "stage": "mail",
+        "code": 451,
+        "text": "4.3.0 try later",
+        "argument": "alice@example.test",
+    }
+    assert "-> 451 4.3.0 try later" in sink.get_log()
+
+
+def test_injected_rcpt_reply_applies_only_to_the_matching_address(start_sink: SinkFactory) -> None:
+    sink = start_sink(replies=[{"command": "rcpt", "code": 550, "text": "5.1.1 no such user", "match": r"^nobody@"}])
+    result = send_mail(sink, rcpt_to=["nobody@remote.test", "bob@remote.test"])
+    assert reply_of(result, "rcpt", "nobody@remote.test")["code"] == S550_MAILBOX_UNAVAILABLE
+    assert reply_of(result, "rcpt", "nobody@remote.test")["text"] == "5.1.1 no such user"
+    assert reply_of(result, "rcpt", "bob@remote.test")["code"] == S250_OK
+    assert reply_of(result, "data")["code"] == S250_OK
+    [capture] = sink.get_captures()
+    assert capture["rcpt_to"] == ["bob@remote.test"]
+
+
+def test_every_recipient_refused_means_no_data(start_sink: SinkFactory) -> None:
+    sink = start_sink(replies=[{"command": "rcpt", "code": 450, "text": "4.2.0 greylisted", "match": ""}])
+    result = send_mail(sink, rcpt_to=["a@remote.test", "b@remote.test"])
+    assert stages(result)[-2:] == [("rcpt", S450_MAILBOX_UNAVAILABLE), ("rcpt", S450_MAILBOX_UNAVAILABLE)]
+    assert sink.get_captures() == []
+
+
+def test_injected_data_reply_proves_handle_data_fires(start_sink: SinkFactory) -> None:
+    sink = start_sink(replies=[{"command": "data", "code": 452, "text": "4.3.1 disk full", "match": "unit-1@"}])
+    result = send_mail(sink)
+    assert result["error"] is None
+    assert reply_of(result, "data") == {"stage": "data", "code": 452, "text": "4.3.1 disk full", "argument": ""}
+    assert sink.get_captures() == []
+    assert "DATA <unit-1@example.test> -> 452 4.3.1 disk full" in sink.get_log()
+
+
+def test_data_reply_not_matching_the_message_id_lets_the_message_through(start_sink: SinkFactory) -> None:
+    sink = start_sink(replies=[{"command": "data", "code": 452, "text": "4.3.1 disk full", "match": "other@"}])
+    assert reply_of(send_mail(sink), "data")["code"] == S250_OK
+    assert len(sink.get_captures()) == 1
+
+
+# --- AUTH without TLS ------------------------------------------------------------------------
+
+USERS = {"relayuser": "s3cret"}
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_auth_required_refuses_mail_without_auth(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth={"required": True, "mechanisms": ["PLAIN", "LOGIN"], "users": USERS})
+    result = send_mail(sink)
+    assert stages(result)[-1] == ("mail", S530_AUTH_REQUIRED)
+    assert sink.get_captures() == []
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_a_wrong_password_gets_535(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth={"required": True, "mechanisms": ["PLAIN", "LOGIN"], "users": USERS})
+    result = send_mail(sink, auth={"user": "relayuser", "password": "wrong", "mechanism": "PLAIN"})
+    assert stages(result)[-1] == ("auth", S535_AUTH_INVALID)
+    assert reply_of(result, "auth")["argument"] == "PLAIN relayuser"
+    assert "AUTH PLAIN relayuser -> 535" in sink.get_log()
+    assert sink.get_captures() == []
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_auth_succeeds_and_the_capture_records_who_and_how(start_sink: SinkFactory, mechanism: str) -> None:
+    sink = start_sink(auth={"required": True, "mechanisms": ["PLAIN", "LOGIN"], "users": USERS})
+    result = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": mechanism})
+    assert result["error"] is None
+    assert reply_of(result, "auth")["code"] == S235_AUTH_OK
+    assert reply_of(result, "data")["code"] == S250_OK
+    [capture] = sink.get_captures()
+    assert (capture["auth_user"], capture["auth_mechanism"]) == ("relayuser", mechanism)
+    assert f"AUTH {mechanism} relayuser -> 235" in sink.get_log()
+
+
+def test_auth_offered_but_not_required_accepts_anonymous_mail(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth={"required": False, "mechanisms": ["PLAIN"], "users": USERS})
+    result = send_mail(sink)
+    assert reply_of(result, "data")["code"] == S250_OK
+    [capture] = sink.get_captures()
+    assert capture["auth_user"] is None and capture["auth_mechanism"] is None
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_mechanisms_restricted_to_login_do_not_offer_plain(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth={"required": True, "mechanisms": ["LOGIN"], "users": USERS})
+    client = smtplib.SMTP(LOOPBACK, sink.port, timeout=5)
+    try:
+        client.ehlo("cl.example.test")
+        offered = client.esmtp_features.get("auth", "").split()
+        client.quit()
+    finally:
+        client.close()
+    assert offered == ["LOGIN"]
+    refused = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "PLAIN"})
+    assert stages(refused)[-1] == ("auth", S504_UNKNOWN_MECHANISM)
+    accepted = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "LOGIN"})
+    assert reply_of(accepted, "data")["code"] == S250_OK
+
+
+# --- the client on its own -------------------------------------------------------------------
+
+
+def test_the_client_reports_a_refused_connection_as_an_error() -> None:
+    port = free_port()  # nothing listens there
+    result = smtp_send.send(
+        {
+            "host": LOOPBACK,
+            "port": port,
+            "helo": "cl.example.test",
+            "mail_from": "a@example.test",
+            "rcpt_to": ["b@remote.test"],
+            "message": "",
+            "timeout": 2,
+        }
+    )
+    assert result["transcript"] == []
+    assert result["error"] is not None and result["error"].startswith("connect: ")
+    assert "refused" in result["error"].lower()
+
+
+def test_the_client_main_prints_the_transcript_as_json(
+    start_sink: SinkFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sink = start_sink()
+    request = tmp_path / "request.json"
+    request.write_text(
+        json.dumps(
+            {
+                "host": LOOPBACK,
+                "port": sink.port,
+                "helo": "cl.example.test",
+                "mail_from": "a@example.test",
+                "rcpt_to": ["b@remote.test"],
+                "message": base64.b64encode(MESSAGE).decode(),
+                "timeout": 5,
+            }
+        )
+    )
+    assert smtp_send.main([str(request)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["error"] is None
+    assert [s["stage"] for s in printed["transcript"]] == ["connect", "helo", "mail", "rcpt", "data"]
+
+
+# --- DNS client ------------------------------------------------------------------------------
+
+
+class Responder:
+    """A tiny authoritative DNS server on 127.0.0.1/UDP: one A record, NXDOMAIN otherwise."""
+
+    def __init__(self, answer_queries: bool = True) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((LOOPBACK, 0))
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self.answer_queries = answer_queries
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self.answer_queries:
+                continue
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            if question.name.to_text() == "mx.remote.test.":
+                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", "10.231.0.30"))
+            else:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            self.sock.sendto(response.to_wire(), peer)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def on_port(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """dns_query.query asks port 53; point it at a loopback test port instead."""
+    real_udp = dns.query.udp
+
+    def use(port: int) -> None:
+        monkeypatch.setattr(
+            dns.query,
+            "udp",
+            lambda request, where, timeout=None: real_udp(request, where, timeout=timeout, port=port),
+        )
+
+    return use
+
+
+def test_dns_query_returns_the_answer(on_port: Any) -> None:
+    responder = Responder()
+    try:
+        on_port(responder.port)
+        assert dns_query.query(LOOPBACK, "mx.remote.test", "A") == {
+            "rcode": "NOERROR",
+            "answer": ["10.231.0.30"],
+            "error": None,
+        }
+        assert dns_query.query(LOOPBACK, "gone.test", "MX") == {"rcode": "NXDOMAIN", "answer": [], "error": None}
+    finally:
+        responder.close()
+
+
+def test_dns_query_times_out_when_nothing_answers(on_port: Any) -> None:
+    silent = Responder(answer_queries=False)
+    try:
+        on_port(silent.port)
+        assert dns_query.query(LOOPBACK, "slow.test", "A", timeout=0.3) == {
+            "rcode": "TIMEOUT",
+            "answer": [],
+            "error": None,
+        }
+    finally:
+        silent.close()
+
+
+def test_dns_query_to_a_closed_port_times_out(on_port: Any) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port = int(sock.getsockname()[1])
+    on_port(port)  # nothing listens: the ICMP port-unreachable is not seen by an unconnected socket
+    assert dns_query.query(LOOPBACK, "mx.remote.test", "A", timeout=0.3) == {
+        "rcode": "TIMEOUT",
+        "answer": [],
+        "error": None,
+    }
+
+
+def test_dns_query_main_prints_json(on_port: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    responder = Responder()
+    try:
+        on_port(responder.port)
+        assert dns_query.main([LOOPBACK, "mx.remote.test", "A"]) == 0
+    finally:
+        responder.close()
+    assert json.loads(capsys.readouterr().out) == {"rcode": "NOERROR", "answer": ["10.231.0.30"], "error": None}
