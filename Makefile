@@ -2,6 +2,9 @@
 PYTHON ?= python3
 PYTEST ?= $(PYTHON) -m pytest
 SUITES ?= bookworm
+# Topologies run in parallel (pytest-xdist); each scenario's runs stay on one worker.
+JOBS ?= 3
+XDIST = -n $(JOBS) --dist loadgroup
 
 .DEFAULT_GOAL := help
 
@@ -16,7 +19,7 @@ install: ## install the package with its test tools (editable)
 .PHONY: test
 test: install ## the whole suite: unit tests (no Docker), then topology tests
 	$(PYTEST) tests/unit
-	$(PYTEST) tests/topology scenarios --mta-suite $(SUITES)
+	$(PYTEST) $(XDIST) tests/topology scenarios --mta-suite $(SUITES)
 
 .PHONY: test-unit
 test-unit: ## unit tests only (no Docker needed)
@@ -24,7 +27,7 @@ test-unit: ## unit tests only (no Docker needed)
 
 .PHONY: test-topologies
 test-topologies: install ## build missing images, run every scenario against real MTAs, tear down
-	$(PYTEST) scenarios --mta-suite $(SUITES)
+	$(PYTEST) $(XDIST) scenarios --mta-suite $(SUITES)
 
 .PHONY: images
 images: install ## build the node images for SUITES

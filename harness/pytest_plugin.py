@@ -122,6 +122,10 @@ class ScenarioFile(pytest.File):
             if suite in scenario.suites:
                 item = ScenarioItem.from_parent(self, name=f"{scenario.name}[{suite}]", scenario=scenario, suite=suite)
                 item.add_marker(pytest.mark.topology)
+                # Under pytest-xdist (--dist loadgroup) a scenario's runs share a worker: its
+                # fixed subnets cannot be in use twice at once. Scenario files use disjoint
+                # subnets (tests/unit/test_scenarios.py), so different scenarios run in parallel.
+                item.add_marker(pytest.mark.xdist_group(name=f"scenario-{scenario.name}"))
                 yield item
 
 

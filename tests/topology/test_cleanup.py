@@ -16,7 +16,7 @@ from harness.core import engine
 from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 
-pytestmark = pytest.mark.topology
+pytestmark = [pytest.mark.topology, pytest.mark.xdist_group(name="subnet-10.209")]
 
 FAILING_STEP = """  - expect_not_captured: {message: from-postfix, at: mx, within: 2}
 """
