@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.core import engine
+from harness.core.images import ensure_image
 from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 
@@ -20,6 +21,30 @@ pytestmark = [pytest.mark.topology, pytest.mark.xdist_group(name="subnet-10.209"
 
 FAILING_STEP = """  - expect_not_captured: {message: from-postfix, at: mx, within: 2}
 """
+
+
+@pytest.fixture(autouse=True)
+def _images_ready() -> None:
+    """Build images first, so that the timings below are those of a start, not of a build."""
+    for kind in ("bind", "postfix", "sendmail", "sink"):
+        ensure_image(kind, "bookworm")
+
+
+@pytest.fixture
+def cli() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
+    """Start `mta-harness run`; whatever a test does, the process does not outlive it."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(path: Path) -> subprocess.Popen[str]:
+        proc = _cli(path)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
 
 
 def _cli(path: Path) -> subprocess.Popen[str]:
@@ -37,7 +62,9 @@ def _wait_for_objects(labelled_objects: Callable[[str], list[str]], name: str, p
         found = labelled_objects(name)
         if any(not n.endswith("-net") for n in found):
             return found
-        assert proc.poll() is None, "the run ended before its containers existed"
+        if proc.poll() is not None:
+            output = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"the run ended before its containers existed:\n{output}")
         time.sleep(0.1)
     raise AssertionError(f"no container of {name} appeared within {timeout} s")
 
@@ -59,10 +86,10 @@ def test_nothing_remains_after_a_failing_run(scenario_copy: Callable[..., Path],
     assert labelled_objects(scenario.name) == []
 
 
-def test_nothing_remains_after_sigint_during_start(scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]) -> None:
+def test_nothing_remains_after_sigint_during_start(scenario_copy: Callable[..., Path], cli: Callable[[Path], subprocess.Popen[str]], labelled_objects: Callable[[str], list[str]]) -> None:
     path = scenario_copy()
     name = path.stem
-    proc = _cli(path)
+    proc = cli(path)
     _wait_for_objects(labelled_objects, name, proc)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
@@ -70,10 +97,10 @@ def test_nothing_remains_after_sigint_during_start(scenario_copy: Callable[..., 
     assert labelled_objects(name) == []
 
 
-def test_a_killed_run_is_reaped_at_the_next_start(scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]) -> None:
+def test_a_killed_run_is_reaped_at_the_next_start(scenario_copy: Callable[..., Path], cli: Callable[[Path], subprocess.Popen[str]], labelled_objects: Callable[[str], list[str]]) -> None:
     path = scenario_copy()
     name = path.stem
-    proc = _cli(path)
+    proc = cli(path)
     _wait_for_objects(labelled_objects, name, proc)
     proc.kill()  # SIGKILL: no teardown can run
     proc.communicate(timeout=30)
