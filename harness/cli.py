@@ -13,6 +13,7 @@ from typing import Any
 from harness.core import engine
 from harness.core.images import ensure_image
 from harness.errors import HarnessError
+from harness.report import RESULTS_DIR, load_results, write_report, write_result
 from harness.runner import run_scenario
 from harness.scenario.catalog import DEFAULT_DIR, all_scenarios, find_scenario
 from harness.scenario.loader import load_scenario
@@ -95,12 +96,28 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"--- {scenario.name} does not run on {suite}: skipped")
                 continue
             result = run_scenario(scenario, suite, keep_on_failure=args.keep)
+            write_result(result, Path(args.results))
             print(result.report())
             print()
             results.append(result)
     passed = sum(r.passed for r in results)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0 if results and passed == len(results) else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    results_dir = Path(args.results)
+    if args.run:
+        for old in results_dir.glob("*--*.json"):
+            old.unlink()
+        args.scenario, args.keep = [], False
+        cmd_run(args)
+    results = load_results(results_dir)
+    if not results:
+        raise HarnessError(f"no results in {results_dir}: run scenarios first (mta-harness run, pytest) or pass --run")
+    md, page = write_report(results, Path(args.out))
+    print(f"wrote {md} and {page} from {len(results)} result(s)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", nargs="*", help="names or files (default: every scenario)")
     run.add_argument("--suite", action="append", help="bullseye, bookworm, trixie or all (repeatable)")
     run.add_argument("--keep", action="store_true", help="leave a failed topology running to inspect it")
+    run.add_argument("--results", default=str(RESULTS_DIR), help="where to write JSON results (default: %(default)s)")
     run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="behaviour x version table (Markdown and HTML) from results")
+    report.add_argument("--results", default=str(RESULTS_DIR), help="folder of JSON results (default: %(default)s)")
+    report.add_argument("--out", default="docs/behaviour-by-version", help="output path without suffix (default: %(default)s)")
+    report.add_argument("--run", action="store_true", help="first run every scenario on the given suites")
+    report.add_argument("--suite", action="append", help="with --run: suites (default bookworm; 'all')")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError, ScenarioError
+from harness.report import RESULTS_DIR, write_result
 from harness.runner import RunResult, run_scenario
 from harness.scenario.catalog import find_scenario
 from harness.scenario.loader import load_scenario
@@ -34,6 +35,7 @@ class PluginConfig:
     suites: tuple[str, ...]
     keep: bool
     scenarios_dir: Path
+    results_dir: Path
 
 
 CONFIG_KEY = pytest.StashKey[PluginConfig]()
@@ -58,6 +60,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("mta_suites", "Debian suites to test (comma separated)", default="")
     parser.addini("keep_topology", "leave failed topologies running", type="bool", default=False)
+    group.addoption(
+        "--mta-results",
+        dest="mta_results",
+        default=None,
+        help="folder for per-scenario JSON results, read by 'mta-harness report' (default reports/results)",
+    )
     parser.addini("mta_scenarios_dir", "folder of scenario files for the fixtures", default=SCENARIO_DIR_NAME)
 
 
@@ -85,7 +93,8 @@ def resolve_config(config: pytest.Config) -> PluginConfig:
     if keep is None:
         keep = os.environ.get("MTA_HARNESS_KEEP", "") in ("1", "true", "yes") or bool(config.getini("keep_topology"))
     scenarios_dir = Path(str(config.rootpath)) / str(config.getini("mta_scenarios_dir"))
-    return PluginConfig(parse_suites(raw), bool(keep), scenarios_dir)
+    results = config.getoption("mta_results") or os.environ.get("MTA_HARNESS_RESULTS") or str(RESULTS_DIR)
+    return PluginConfig(parse_suites(raw), bool(keep), scenarios_dir, Path(str(config.rootpath)) / results)
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -146,6 +155,7 @@ class ScenarioItem(pytest.Item):
         result = run_scenario(self.scenario, self.suite, keep_on_failure=plugin.keep)
         self.user_properties.append(("versions", result.versions))
         self.add_report_section("call", "scenario", result.report())
+        write_result(result, plugin.results_dir)
         if not result.passed:
             raise ScenarioFailed(result)
 

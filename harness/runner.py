@@ -195,7 +195,7 @@ def _within(a: dict[str, Any], default: float = DEFAULT_WITHIN) -> float:
     return float(a.get("within", default))
 
 
-def _expect_smtp(topo: Topology, a: dict[str, Any]) -> None:
+def _expect_smtp(topo: Topology, a: dict[str, Any]) -> str:
     sent = topo.sent[a["message"]]
     replies = [r for r in sent.transcript if r.stage == a["stage"]]
     if a.get("rcpt"):
@@ -207,6 +207,7 @@ def _expect_smtp(topo: Topology, a: dict[str, Any]) -> None:
             raise ExpectationFailed(f"expected {a['code']} at {a['stage']}, got: {reply}")
         if "text" in a and not re.search(a["text"], reply.text):
             raise ExpectationFailed(f"the {a['stage']} reply does not match /{a['text']}/: {reply}")
+    return "; ".join(str(reply) for reply in replies)
 
 
 def _captures_of(topo: Topology, sink: str, message_id: str) -> list[dict[str, Any]]:
@@ -237,7 +238,10 @@ def _expect_captured(topo: Topology, a: dict[str, Any]) -> str:
             problems.append(f"mechanism {capture.get('auth_mechanism')!r}, not {a['auth_mechanism']!r}")
         if problems:
             raise ExpectationFailed(f"{a['at']} captured '{a['message']}', but: " + "; ".join(problems))
-    return f"captured from {captures[0]['peer']}"
+    first = captures[0]
+    peer = next((n.name for n in topo.scenario.nodes if first["peer"] in topo.address_of(n.name)), first["peer"])
+    auth = f" auth={first['auth_user']}/{first['auth_mechanism']}" if first.get("auth_user") else ""
+    return f"captured at {a['at']} from {peer} <{first['mail_from']}> -> {', '.join(first['rcpt_to'])}{auth}"
 
 
 def _poll_captures(topo: Topology, sink: str, message_id: str, count: int) -> Poll[list[dict[str, Any]]]:
@@ -245,7 +249,7 @@ def _poll_captures(topo: Topology, sink: str, message_id: str, count: int) -> Po
     return Poll(len(captures) >= count, captures, f"{len(captures)} captures")
 
 
-def _expect_not_captured(topo: Topology, a: dict[str, Any]) -> None:
+def _expect_not_captured(topo: Topology, a: dict[str, Any]) -> str:
     message_id = _message_id(topo, a["message"])
     sinks = [a["at"]] if a.get("at") else [n.name for n in topo.scenario.nodes if n.kind == "sink"]
 
@@ -256,6 +260,7 @@ def _expect_not_captured(topo: Topology, a: dict[str, Any]) -> None:
     result = poll_until(check, _within(a, NOT_CAPTURED_WITHIN), interval=0.25, max_interval=0.5)
     if result.done:
         raise ExpectationFailed(f"'{a['message']}' was captured at {', '.join(result.value)}, but nothing was expected")
+    return f"no capture at {', '.join(sinks)} in {_within(a, NOT_CAPTURED_WITHIN):.0f} s"
 
 
 def _expect_delivery(topo: Topology, a: dict[str, Any]) -> str:
@@ -305,11 +310,12 @@ def _expect_queued(topo: Topology, a: dict[str, Any]) -> str:
     return "; ".join(f"{e.qid}: {e.reason}" for e in result.value)
 
 
-def _expect_queue_empty(topo: Topology, a: dict[str, Any]) -> None:
+def _expect_queue_empty(topo: Topology, a: dict[str, Any]) -> str:
     node = topo.node(a["at"])
     result = poll_until(lambda: Poll(not (q := node.queue()), q), _within(a))
     if not result.done:
         raise ExpectationFailed(f"the queue of {a['at']} is not empty: " + ", ".join(f"{e.qid} ({e.reason})" for e in result.value))
+    return f"queue of {a['at']} empty"
 
 
 def _expect_log(topo: Topology, a: dict[str, Any]) -> str:
@@ -327,19 +333,20 @@ def _expect_log(topo: Topology, a: dict[str, Any]) -> str:
         hits = [line for line in lines() if pattern.search(line)]
         if hits:
             raise ExpectationFailed(f"{a['at']}'s log has lines matching /{a['match']}/:\n" + "\n".join(hits[:10]))
-        return ""
+        return f"no line of {a['at']}'s log matches"
     result = poll_until(lambda: Poll(bool(h := [ln for ln in lines() if pattern.search(ln)]), h), _within(a))
     if not result.done:
         raise ExpectationFailed(f"no line of {a['at']}'s log matches /{a['match']}/ within {_within(a):.0f} s")
     return result.value[0]
 
 
-def _expect_mailbox(topo: Topology, a: dict[str, Any]) -> None:
+def _expect_mailbox(topo: Topology, a: dict[str, Any]) -> str:
     node = topo.node(a["at"])
     message_id = _message_id(topo, a["message"])
     result = poll_until(lambda: Poll(message_id in (box := node.mailbox(a["user"])), box), _within(a))
     if not result.done:
         raise ExpectationFailed(f"the mailbox of {a['user']} at {a['at']} does not hold '{a['message']}'")
+    return f"in the mailbox of {a['user']} at {a['at']}"
 
 
 def _expect_dns(topo: Topology, a: dict[str, Any]) -> str:
