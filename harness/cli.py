@@ -13,6 +13,7 @@ from typing import Any
 from harness.core import engine
 from harness.core.images import ensure_image
 from harness.errors import HarnessError
+from harness.relaycheck import check_relay
 from harness.report import RESULTS_DIR, load_results, write_report, write_result
 from harness.runner import run_scenario
 from harness.scenario.catalog import DEFAULT_DIR, all_scenarios, find_scenario
@@ -105,6 +106,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if results and passed == len(results) else 1
 
 
+def cmd_relay_check(args: argparse.Namespace) -> int:
+    scenario = load_scenario(find_scenario(args.scenario, Path(args.dir)))
+    topology = Topology.attach(scenario)
+    report = check_relay(topology, args.client, args.server, args.domain, within=args.within, port=args.port)
+    print(report.text())
+    return 1 if report.open else 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     results_dir = Path(args.results)
     if args.run:
@@ -153,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep", action="store_true", help="leave a failed topology running to inspect it")
     run.add_argument("--results", default=str(RESULTS_DIR), help="where to write JSON results (default: %(default)s)")
     run.set_defaults(func=cmd_run)
+
+    relay = sub.add_parser("relay-check", help="run the open-relay battery against a node of a running topology")
+    relay.add_argument("scenario", help="the scenario whose topology is up ('mta-harness up')")
+    relay.add_argument("server", help="the node under test")
+    relay.add_argument("--from", dest="client", required=True, help="the client or sink node to test from")
+    relay.add_argument("--domain", required=True, help="the remote domain the forms try to reach")
+    relay.add_argument("--port", type=int, default=25)
+    relay.add_argument("--within", type=float, default=10.0, help="seconds to watch for relayed messages")
+    relay.set_defaults(func=cmd_relay_check)
 
     report = sub.add_parser("report", help="behaviour x version table (Markdown and HTML) from results")
     report.add_argument("--results", default=str(RESULTS_DIR), help="folder of JSON results (default: %(default)s)")

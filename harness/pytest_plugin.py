@@ -10,6 +10,8 @@ Options (each also an ini key and an environment variable, resolved once):
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -103,6 +105,9 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "topology: starts real containers (needs a Docker engine)")
+    config.addinivalue_line(
+        "markers", "mta_subnets(*subnets): the subnets a hand-written topology test uses (keeps clashing tests apart)"
+    )
     config.stash[CONFIG_KEY] = resolve_config(config)
     # SIGTERM unwinds like Ctrl-C, so that every topology is torn down.
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
@@ -131,10 +136,7 @@ class ScenarioFile(pytest.File):
             if suite in scenario.suites:
                 item = ScenarioItem.from_parent(self, name=f"{scenario.name}[{suite}]", scenario=scenario, suite=suite)
                 item.add_marker(pytest.mark.topology)
-                # Under pytest-xdist (--dist loadgroup) a scenario's runs share a worker: its
-                # fixed subnets cannot be in use twice at once. Scenario files use disjoint
-                # subnets (tests/unit/test_scenarios.py), so different scenarios run in parallel.
-                item.add_marker(pytest.mark.xdist_group(name=f"scenario-{scenario.name}"))
+                item.add_marker(pytest.mark.mta_subnets(*(str(n.subnet) for n in scenario.networks)))
                 yield item
 
 
@@ -166,6 +168,42 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"scenario {self.scenario.name} on {self.suite}"
+
+
+def subnet_groups(items: list[tuple[str, list[str]]]) -> dict[str, str]:
+    """Group tests whose subnets overlap: such topologies cannot be up at the same time.
+
+    Returns test id -> group name (the group's lowest subnet), for pytest-xdist's
+    ``--dist loadgroup``: each group runs on one worker, different groups in parallel.
+    """
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    nets = {net: ipaddress.IPv4Network(net) for _, subnets in items for net in subnets}
+    for a, b in itertools.combinations(sorted(nets), 2):
+        if nets[a].overlaps(nets[b]):
+            parent[find(a)] = find(b)
+    for _, subnets in items:
+        for net in subnets[1:]:
+            parent[find(subnets[0])] = find(net)
+    members: dict[str, list[str]] = {}
+    for net in nets:
+        members.setdefault(find(net), []).append(net)
+    names = {root: "net-" + min(group, key=lambda n: nets[n]) for root, group in members.items()}
+    return {test: names[find(subnets[0])] for test, subnets in items if subnets}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    declared = [(item.nodeid, [str(a) for m in item.iter_markers("mta_subnets") for a in m.args]) for item in items]
+    groups = subnet_groups(declared)
+    for item in items:
+        if item.nodeid in groups:
+            item.add_marker(pytest.mark.xdist_group(name=groups[item.nodeid]))
 
 
 # ---- fixtures -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from harness.render.common import dns_address_for
 from harness.render.sink import AGENT
 from harness.scenario.model import Scenario, Step
 from harness.scenario.steps import ACTIONS_BY_NAME
+from harness.relaycheck import check_relay
 from harness.topology import Topology
 
 DEFAULT_WITHIN = 30.0
@@ -372,6 +373,14 @@ def dns_query(topo: Topology, name: str, rtype: str) -> dict[str, Any]:
     return dict(json.loads(output.strip().splitlines()[-1]))
 
 
+def _relay_check(topo: Topology, a: dict[str, Any]) -> str:
+    report = check_relay(topo, a["from"], a["server"], a["domain"], within=float(a.get("within", 10)), port=a.get("port", 25))
+    expected_open = a.get("expect", "closed") == "open"
+    if report.open != expected_open:
+        raise ExpectationFailed(f"expected the relay to be {a.get('expect', 'closed')}:\n{report.text()}")
+    return report.text()
+
+
 def _simple(method: str) -> Handler:
     def handler(topo: Topology, a: dict[str, Any]) -> None:
         node = topo.node(a["node"])
@@ -404,6 +413,7 @@ ACTIONS: dict[str, Handler] = {
     "expect_log": _expect_log,
     "expect_mailbox": _expect_mailbox,
     "expect_dns": _expect_dns,
+    "relay_check": _relay_check,
     "stop": _simple("stop"),
     "start": _simple("start"),
     "refuse": _simple("refuse"),

@@ -52,7 +52,9 @@ class SmtpReply:
 
     def __str__(self) -> str:
         arg = f" [{self.argument}]" if self.argument else ""
-        return f"{self.stage}{arg}: {self.code} {self.text}"
+        lines = self.text.splitlines() or [""]
+        more = f" (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
+        return f"{self.stage}{arg}: {self.code} {lines[0]}{more}"
 
 
 @dataclass
@@ -184,6 +186,31 @@ class Topology:
         self.timings: dict[str, float] = {}
         self._networks: list[str] = []
         self._up = False
+
+    @classmethod
+    def attach(cls, scenario: Scenario) -> Topology:
+        """The running topology of ``scenario`` left up by 'mta-harness up'."""
+        client = engine.client()
+        containers = client.containers.list(filters={"label": [f"{engine.LABEL_SCENARIO}={scenario.name}", f"{engine.LABEL_KEEP}=true"]})
+        runs = {c.labels.get(engine.LABEL_RUN, "") for c in containers}
+        if len(runs) != 1:
+            raise HarnessError(
+                f"{len(runs)} running topologies of scenario '{scenario.name}'; start one with 'mta-harness up {scenario.name}'"
+                if not runs
+                else f"several running topologies of '{scenario.name}' ({', '.join(sorted(runs))}); remove them with 'mta-harness down'"
+            )
+        topology = cls(scenario, suite=containers[0].labels.get(f"{engine.LABEL_PREFIX}.suite", DEFAULT_SUITE), keep=True)
+        topology.run_id = runs.pop()
+        by_node = {c.labels.get(engine.LABEL_NODE): c for c in containers}
+        for node in scenario.nodes:
+            if node.name not in by_node:
+                raise HarnessError(f"node '{node.name}' of the running topology '{scenario.name}' is gone")
+            attachments = [(topology.network_name(a.network), str(a.ip)) for a in node.attachments]
+            handle = NodeHandle(topology, node, service_for(node.kind), NodeContainer.existing(by_node[node.name], attachments))
+            handle.version = handle.service.version(handle.container)
+            topology.nodes[node.name] = handle
+        topology._up = True
+        return topology
 
     # ---- naming ----------------------------------------------------------------------------
     def network_name(self, network: str) -> str:

@@ -78,6 +78,15 @@ class NodeContainer:
         )
         self._container: Container | None = None
 
+    @classmethod
+    def existing(cls, container: Container, attachments: list[tuple[str, str]]) -> NodeContainer:
+        """Wrap a container that already runs (a topology left up by 'mta-harness up')."""
+        self = cls.__new__(cls)
+        self.name = container.name
+        self.attachments = attachments
+        self._container = container
+        return self
+
     # ---- lifecycle -----------------------------------------------------------------------
     def create(self) -> None:
         configure_testcontainers()

@@ -600,7 +600,7 @@ class _Loader:
     def step_value(
         self, path: PathT, type_: str, nodes: dict[str, Node], networks: tuple[Network, ...], messages: set[str]
     ) -> Any:
-        if type_ in ("node", "mta", "sink"):
+        if type_ in ("node", "mta", "sink", "smtp_source"):
             name = self.string(path, "node")
             if name not in nodes:
                 self.src.fail(path, f"no node named '{name}'", _suggest(name, nodes))
@@ -609,6 +609,8 @@ class _Loader:
                 self.src.fail(path, f"'{name}' is a {kind} node, not an MTA (postfix or sendmail)")
             if type_ == "sink" and kind != "sink":
                 self.src.fail(path, f"'{name}' is a {kind} node, not a sink")
+            if type_ == "smtp_source" and kind not in ("client", "sink"):
+                self.src.fail(path, f"'{name}' is a {kind} node; SMTP sessions start at client or sink nodes")
             return name
         if type_ == "network":
             name = self.string(path, "network")

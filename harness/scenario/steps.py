@@ -172,6 +172,20 @@ ACTIONS: tuple[Action, ...] = (
         ),
         expectation=True,
     ),
+    Action(
+        "relay_check",
+        "The open-relay battery (the 16 address forms of nmap's smtp-open-relay) from a client "
+        "against a server; relayed means a message reached a sink.",
+        (
+            Key("from", "smtp_source", "the client or sink node the sessions start at", required=True),
+            Key("server", "node", "the server under test", required=True),
+            Key("domain", "str", "the remote domain the forms try to reach (its MX should be a sink)", required=True),
+            Key("port", "int", "the port (default 25)"),
+            Key("within", "seconds", "how long accepted messages are watched for (default 10)"),
+            Key("expect", "str", "the verdict (default closed)", choices=("closed", "open")),
+        ),
+        expectation=True,
+    ),
     Action("stop", "Stop a node's container: its address vanishes.", (Key("node", "node", "the node", required=True),)),
     Action(
         "start",

@@ -17,7 +17,7 @@ from harness.core.images import ensure_image
 from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 
-pytestmark = [pytest.mark.topology, pytest.mark.xdist_group(name="subnet-10.209")]
+pytestmark = [pytest.mark.topology, pytest.mark.mta_subnets("10.209.0.0/24")]
 
 FAILING_STEP = """  - expect_not_captured: {message: from-postfix, at: mx, within: 2}
 """

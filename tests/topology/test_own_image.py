@@ -13,7 +13,7 @@ from harness.errors import ImageLacksTools
 from harness.scenario.loader import load_scenario_text
 from harness.topology import Topology
 
-pytestmark = [pytest.mark.topology, pytest.mark.xdist_group(name="subnet-10.208")]
+pytestmark = [pytest.mark.topology, pytest.mark.mta_subnets("10.208.0.0/24")]
 
 SCENARIO = """
 name: t-own-image

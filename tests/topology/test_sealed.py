@@ -11,7 +11,7 @@ from harness.core import engine
 from harness.runner import dns_query
 from harness.topology import Topology
 
-pytestmark = [pytest.mark.topology, pytest.mark.xdist_group(name="scenario-smoke")]
+pytestmark = [pytest.mark.topology, pytest.mark.mta_subnets("10.201.0.0/24")]
 
 
 def _default_routes(route_table: str) -> list[str]:

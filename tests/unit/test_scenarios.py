@@ -1,16 +1,14 @@
-"""Properties of the scenario collection as a whole."""
+"""Properties of the scenario collection as a whole, and how topologies are kept apart."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
+from harness.pytest_plugin import subnet_groups
 from harness.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
-# Subnets of hand-written topology tests (tests/topology), which run beside the scenarios.
-TEST_SUBNETS = {"tests/topology/test_cleanup.py": "10.209.0.0/24", "tests/topology/test_own_image.py": "10.208.0.0/24"}
 
 
 def test_scenario_names_are_unique_and_match_their_files() -> None:
@@ -20,13 +18,23 @@ def test_scenario_names_are_unique_and_match_their_files() -> None:
         assert name == path.stem, f"{path.name} is named {name}"
 
 
-def test_scenarios_use_disjoint_subnets() -> None:
-    """Topologies run in parallel: two scenarios sharing a subnet could not be up at once."""
-    import ipaddress
+def test_tests_with_overlapping_subnets_share_a_group_and_others_do_not() -> None:
+    groups = subnet_groups(
+        [
+            ("a", ["10.11.12.0/24"]),
+            ("b", ["10.11.12.0/24", "10.202.0.0/24"]),
+            ("c", ["10.202.0.0/16"]),  # overlaps b's second network: same group as a, by way of b
+            ("d", ["10.201.0.0/24"]),
+            ("e", ["10.201.0.0/24"]),
+            ("f", []),
+        ]
+    )
+    assert groups["a"] == groups["b"] == groups["c"] == "net-10.11.12.0/24"
+    assert groups["d"] == groups["e"] == "net-10.201.0.0/24"
+    assert "f" not in groups
 
-    nets = [(path.name, net.subnet) for path in SCENARIOS for net in load_scenario(path).networks]
-    nets += [(name, ipaddress.IPv4Network(subnet)) for name, subnet in TEST_SUBNETS.items()]
-    clashes = [
-        f"{a} {na} overlaps {b} {nb}" for (a, na), (b, nb) in itertools.combinations(nets, 2) if a != b and na.overlaps(nb)
-    ]
-    assert clashes == []
+
+def test_every_scenario_gets_a_group() -> None:
+    items = [(p.stem, [str(n.subnet) for n in load_scenario(p).networks]) for p in SCENARIOS]
+    groups = subnet_groups(items)
+    assert set(groups) == {p.stem for p in SCENARIOS}
