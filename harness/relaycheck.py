@@ -98,17 +98,27 @@ class RelayReport:
         return "\n".join([self.summary(), *(r.line() for r in self.results)])
 
 
-def check_relay(topology: Topology, client: str, server: str, domain: str, within: float = 10.0, port: int = 25) -> RelayReport:
+def check_relay(
+    topology: Topology,
+    client: str,
+    server: str,
+    domain: str,
+    within: float = 10.0,
+    port: int = 25,
+    server_name: str | None = None,
+) -> RelayReport:
     """Run the battery from ``client`` against ``server`` for the remote ``domain``.
 
     Accepted messages are watched for ``within`` seconds at every sink of the topology.
+    ``server_name`` replaces the server's hostname in the forms' routing parts (e.g. a
+    domain the server accepts mail for, to probe what it forwards).
     """
     target = topology.scenario.node(server)
     server_ip = topology._address_of(server, seen_from=topology.scenario.node(client))
     run = f"relay-{int(time.time() * 1000) % 100000}"
     results: list[FormResult] = []
     message_ids: dict[str, FormResult] = {}
-    for form in relay_forms(domain, target.hostname, server_ip):
+    for form in relay_forms(domain, server_name or target.hostname, server_ip):
         sent = topology.send(
             f"{run}-{form.number:02d}",
             client,

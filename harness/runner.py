@@ -374,7 +374,15 @@ def dns_query(topo: Topology, name: str, rtype: str) -> dict[str, Any]:
 
 
 def _relay_check(topo: Topology, a: dict[str, Any]) -> str:
-    report = check_relay(topo, a["from"], a["server"], a["domain"], within=float(a.get("within", 10)), port=a.get("port", 25))
+    report = check_relay(
+        topo,
+        a["from"],
+        a["server"],
+        a["domain"],
+        within=float(a.get("within", 10)),
+        port=a.get("port", 25),
+        server_name=a.get("server_name"),
+    )
     expected_open = a.get("expect", "closed") == "open"
     if report.open != expected_open:
         raise ExpectationFailed(f"expected the relay to be {a.get('expect', 'closed')}:\n{report.text()}")

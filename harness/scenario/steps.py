@@ -180,6 +180,7 @@ ACTIONS: tuple[Action, ...] = (
             Key("from", "smtp_source", "the client or sink node the sessions start at", required=True),
             Key("server", "node", "the server under test", required=True),
             Key("domain", "str", "the remote domain the forms try to reach (its MX should be a sink)", required=True),
+            Key("server_name", "str", "the name used in the forms' routing parts (default the server's hostname)"),
             Key("port", "int", "the port (default 25)"),
             Key("within", "seconds", "how long accepted messages are watched for (default 10)"),
             Key("expect", "str", "the verdict (default closed)", choices=("closed", "open")),
