@@ -131,16 +131,14 @@ def diagnostics(topology: Topology, tail: int = 15) -> str:
             status = handle.container.status()
             text = handle.log_text()
             lines = logparse.parse_lines(text)
-            shown = False
             for sent in topology.sent.values():
                 matching = logparse.lines_for_message(lines, sent.message.message_id)
                 if matching:
-                    shown = True
                     out.append(f"  log lines of message '{sent.name}':")
                     out += [f"    {line.raw}" for line in matching]
-            if not shown:
-                out.append(f"  last {tail} log lines:")
-                out += [f"    {raw}" for raw in text.splitlines()[-tail:]]
+            # Lines without a queue id (warnings, connect failures) matter too.
+            out.append(f"  last {tail} log lines:")
+            out += [f"    {raw}" for raw in text.splitlines()[-tail:]]
             if handle.node.is_mta and status == "running":
                 queue = handle.service.queue_text(handle.container).strip()
                 out.append("  queue: " + ("empty" if not queue or "is empty" in queue else ""))
@@ -373,6 +371,26 @@ def dns_query(topo: Topology, name: str, rtype: str) -> dict[str, Any]:
     return dict(json.loads(output.strip().splitlines()[-1]))
 
 
+def _expect_command(topo: Topology, a: dict[str, Any]) -> str:
+    node = topo.node(a["at"])
+    code = int(a.get("code", 0))
+
+    def check() -> Poll[tuple[int, str]]:
+        result = node.container.exec(["sh", "-c", a["run"]])
+        ok = result.code == code
+        if "match" in a:
+            found = re.search(a["match"], result.output) is not None
+            ok = ok and (found != bool(a.get("absent")))
+        return Poll(ok, (result.code, result.output))
+
+    result = poll_until(check, float(a.get("within", 0)))
+    exit_code, output = result.value
+    if not result.done:
+        wanted = f"exit {code}" + (f" and output {'not ' if a.get('absent') else ''}matching /{a['match']}/" if "match" in a else "")
+        raise ExpectationFailed(f"'{a['run']}' at {a['at']}: expected {wanted}, got exit {exit_code}:\n{output.strip()[-1500:]}")
+    return f"$ {a['run']}\n{output.strip()}"
+
+
 def _relay_check(topo: Topology, a: dict[str, Any]) -> str:
     report = check_relay(
         topo,
@@ -421,6 +439,7 @@ ACTIONS: dict[str, Handler] = {
     "expect_log": _expect_log,
     "expect_mailbox": _expect_mailbox,
     "expect_dns": _expect_dns,
+    "expect_command": _expect_command,
     "relay_check": _relay_check,
     "stop": _simple("stop"),
     "start": _simple("start"),

@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -195,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("config", help="the sink's JSON configuration")
     args = parser.parse_args(argv)
+    # AUTH without TLS is what the sink is for; aiosmtpd's warnings about it are noise.
+    warnings.filterwarnings("ignore", category=UserWarning, module="aiosmtpd")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="aiosmtpd")
     with open(args.config, encoding="utf-8") as fh:
         config = json.load(fh)
 

@@ -100,15 +100,20 @@ def remove_labelled(select: Callable[[dict[str, str]], bool]) -> list[str]:
     docker_client = client()
     removed: list[str] = []
     runs: set[str] = set()
-    for container in docker_client.containers.list(all=True, filters={"label": LABEL_RUN}):
-        labels = container.labels or {}
+    # sparse: no per-container inspection, so a container another run removes meanwhile
+    # cannot make the listing fail.
+    for container in docker_client.containers.list(all=True, filters={"label": LABEL_RUN}, sparse=True):
+        labels = container.attrs.get("Labels") or {}
         if select(labels):
             runs.add(labels.get(LABEL_RUN, ""))
             try:
-                container.remove(force=True, v=True)
-                removed.append(container.name)
+                docker_client.api.remove_container(container.id, force=True, v=True)
+                removed.append(container.attrs.get("Names", [container.id])[0].lstrip("/"))
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as exc:
+                if "already in progress" not in str(exc):
+                    raise
     for network in docker_client.networks.list(filters={"label": LABEL_RUN}):
         labels = network.attrs.get("Labels") or {}
         if select(labels) or labels.get(LABEL_RUN) in runs:

@@ -173,6 +173,20 @@ ACTIONS: tuple[Action, ...] = (
         expectation=True,
     ),
     Action(
+        "expect_command",
+        "A command run inside a node (with sh -c) exits with the given code and its output "
+        "matches: for what no log line shows, e.g. a setting or an installed file.",
+        (
+            Key("at", "node", "the node", required=True),
+            Key("run", "str", "the command", required=True),
+            Key("match", "regex", "a pattern the output must match"),
+            Key("absent", "bool", "expect the pattern not to match"),
+            Key("code", "int", "the expected exit code (default 0)"),
+            Key("within", "seconds", "retry until it holds for this long (default: run once)"),
+        ),
+        expectation=True,
+    ),
+    Action(
         "relay_check",
         "The open-relay battery (the 16 address forms of nmap's smtp-open-relay) from a client "
         "against a server; relayed means a message reached a sink.",
