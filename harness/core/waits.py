@@ -114,7 +114,7 @@ def wait_ready(container: NodeContainer, wait: Wait, timeout: float, log_tail: C
         ) from None
     if not result.done:
         raise WaitTimeout(
-            f"{container.name}: no {wait.description} within {timeout:.0f} s; last seen: {result.state}\n"
+            f"{container.name}: waited {timeout:.0f} s for {wait.description}, in vain; last seen: {result.state}\n"
             f"--- log tail ---\n{log_tail()}"
         )
     return time.monotonic() - started
