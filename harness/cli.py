@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 continue
             result = run_scenario(scenario, suite, keep_on_failure=args.keep)
             write_result(result, Path(args.results))
-            print(result.report())
+            print(result.report(details=args.details))
             print()
             results.append(result)
     passed = sum(r.passed for r in results)
@@ -119,7 +119,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.run:
         for old in results_dir.glob("*--*.json"):
             old.unlink()
-        args.scenario, args.keep = [], False
+        args.scenario, args.keep, args.details = [], False, False
         cmd_run(args)
     results = load_results(results_dir)
     if not results:
@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", nargs="*", help="names or files (default: every scenario)")
     run.add_argument("--suite", action="append", help="bullseye, bookworm, trixie or all (repeatable)")
     run.add_argument("--keep", action="store_true", help="leave a failed topology running to inspect it")
+    run.add_argument("--details", action="store_true", help="show what every expectation observed, passing ones too")
     run.add_argument("--results", default=str(RESULTS_DIR), help="where to write JSON results (default: %(default)s)")
     run.set_defaults(func=cmd_run)
 

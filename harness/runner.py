@@ -39,11 +39,11 @@ class StepResult:
     detail: str = ""
     seconds: float = 0.0
 
-    def line(self) -> str:
+    def line(self, details: bool = False) -> str:
         where = f"line {self.step.line}" if self.step.line else ""
         mark = {PASSED: "PASS", FAILED: "FAIL", DONE: " ok ", NOT_RUN: "skip", ERROR: "ERR "}[self.status]
         text = f"[{mark}] {self.index + 1:>2}. {self.step.describe()}  ({where}, {self.seconds:.1f} s)"
-        if self.detail and self.status != PASSED:
+        if self.detail and (self.status != PASSED or details):
             text += "\n" + "\n".join("       " + ln for ln in self.detail.splitlines())
         return text
 
@@ -62,11 +62,12 @@ class RunResult:
     def passed(self) -> bool:
         return not self.error and all(r.status in (PASSED, DONE) for r in self.steps)
 
-    def report(self) -> str:
+    def report(self, details: bool = False) -> str:
+        """The run as text; ``details`` also shows what each passing expectation observed."""
         lines = [f"scenario {self.scenario.name} ({self.scenario.file}) on {self.suite}"]
         for node, version in self.versions.items():
             lines.append(f"  {node}: {version}")
-        lines += [r.line() for r in self.steps]
+        lines += [r.line(details) for r in self.steps]
         if self.error:
             lines.append(f"error: {self.error}")
         verdict = "PASSED" if self.passed else "FAILED"
@@ -294,6 +295,11 @@ def _criteria(a: dict[str, Any]) -> str:
 def _expect_queued(topo: Topology, a: dict[str, Any]) -> str:
     node = topo.node(a["at"])
     message_id = _message_id(topo, a["message"])
+    if a.get("absent"):
+        entries = node.queued(message_id)
+        if entries:
+            raise ExpectationFailed(f"'{a['message']}' is queued at {a['at']}: " + "; ".join(f"{e.qid}: {e.reason}" for e in entries))
+        return f"'{a['message']}' not queued at {a['at']}"
 
     def check() -> Poll[list[Any]]:
         entries = node.queued(message_id)
@@ -342,10 +348,21 @@ def _expect_log(topo: Topology, a: dict[str, Any]) -> str:
 def _expect_mailbox(topo: Topology, a: dict[str, Any]) -> str:
     node = topo.node(a["at"])
     message_id = _message_id(topo, a["message"])
-    result = poll_until(lambda: Poll(message_id in (box := node.mailbox(a["user"])), box), _within(a))
+
+    def copies() -> int:
+        return node.mailbox(a["user"]).count(f"Message-ID: {message_id}")
+
+    if a.get("absent"):
+        if copies():
+            raise ExpectationFailed(f"the mailbox of {a['user']} at {a['at']} holds '{a['message']}'")
+        return f"not in the mailbox of {a['user']} at {a['at']}"
+    wanted = a.get("count")
+    result = poll_until(lambda: Poll((n := copies()) >= (wanted or 1), n), _within(a))
     if not result.done:
         raise ExpectationFailed(f"the mailbox of {a['user']} at {a['at']} does not hold '{a['message']}'")
-    return f"in the mailbox of {a['user']} at {a['at']}"
+    if wanted is not None and result.value != wanted:
+        raise ExpectationFailed(f"the mailbox of {a['user']} at {a['at']} holds {result.value} copies of '{a['message']}', expected {wanted}")
+    return f"{result.value} cop{'y' if result.value == 1 else 'ies'} in the mailbox of {a['user']} at {a['at']}"
 
 
 def _expect_dns(topo: Topology, a: dict[str, Any]) -> str:

@@ -88,6 +88,10 @@ def _status_of_sendmail(stat: str, dsn: str) -> str:
 def deliveries(lines: Iterable[LogLine]) -> list[Delivery]:
     result = []
     for line in lines:
+        if line.qid is not None and line.text.startswith("from=") and "status=expired" in line.text:
+            # Postfix: "QID: from=<sender>, status=expired, returned to sender"
+            result.append(Delivery(line.qid, (), "", "", EXPIRED, line.text.split("status=expired", 1)[1].lstrip(", "), line.raw))
+            continue
         if line.qid is None or not line.text.startswith("to="):
             continue
         to = _TO.search(line.text)

@@ -330,3 +330,11 @@ def test_lines_for_message_are_those_of_its_queue_ids(suite: str, mta: str) -> N
     else:
         assert found[0].text.startswith("from=a@sm.example.test,")  # the MSP's from= line comes first
     assert not any("<pf-sent@t>" in line.raw or "<sm-sent@t>" in line.raw for line in found)
+
+
+def test_postfix_expiry_is_a_delivery_event() -> None:
+    from harness.observe.logs import EXPIRED, deliveries, parse_lines
+
+    line = "Nov 22 22:20:01 secondary postfix/qmgr[812]: 4B1C21E2A3F: from=<carol@sender.test>, status=expired, returned to sender"
+    [event] = deliveries(parse_lines(line))
+    assert (event.qid, event.status, event.reason, event.recipients) == ("4B1C21E2A3F", EXPIRED, "returned to sender", ())
