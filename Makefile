@@ -37,7 +37,8 @@ images: install ## build the node images for SUITES
 
 .PHONY: lint
 lint: ## ruff and mypy
-	ruff check harness tests
+	ruff check harness tests benchmarks
+	ruff format --check harness tests benchmarks
 	mypy
 
 .PHONY: clean-topologies

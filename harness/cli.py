@@ -88,7 +88,11 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    paths = [find_scenario(name, Path(args.dir)) for name in args.scenario] if args.scenario else all_scenarios(Path(args.dir))
+    paths = (
+        [find_scenario(name, Path(args.dir)) for name in args.scenario]
+        if args.scenario
+        else all_scenarios(Path(args.dir))
+    )
     scenarios = [load_scenario(path) for path in paths]  # every file is validated before anything starts
     results = []
     for scenario in scenarios:
@@ -130,7 +134,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mta-harness", description="Real MTAs in containers, wired into mail topologies.")
+    parser = argparse.ArgumentParser(
+        prog="mta-harness", description="Real MTAs in containers, wired into mail topologies."
+    )
     parser.add_argument("--dir", default=str(DEFAULT_DIR), help="the scenarios folder (default: %(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the harness does")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="behaviour x version table (Markdown and HTML) from results")
     report.add_argument("--results", default=str(RESULTS_DIR), help="folder of JSON results (default: %(default)s)")
-    report.add_argument("--out", default="docs/behaviour-by-version", help="output path without suffix (default: %(default)s)")
+    report.add_argument(
+        "--out", default="docs/behaviour-by-version", help="output path without suffix (default: %(default)s)"
+    )
     report.add_argument("--run", action="store_true", help="first run every scenario on the given suites")
     report.add_argument("--suite", action="append", help="with --run: suites (default bookworm; 'all')")
     report.set_defaults(func=cmd_report)

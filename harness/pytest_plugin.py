@@ -88,7 +88,9 @@ def parse_suites(values: list[str]) -> tuple[str, ...]:
 
 
 def resolve_config(config: pytest.Config) -> PluginConfig:
-    raw = config.getoption("mta_suites") or ([os.environ["MTA_HARNESS_SUITES"]] if os.environ.get("MTA_HARNESS_SUITES") else None)
+    raw = config.getoption("mta_suites") or (
+        [os.environ["MTA_HARNESS_SUITES"]] if os.environ.get("MTA_HARNESS_SUITES") else None
+    )
     if raw is None:
         raw = [str(config.getini("mta_suites"))]
     keep = config.getoption("keep_topology")
@@ -226,7 +228,11 @@ def topology_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., T
 
     def start(scenario: str | Path | Scenario, suite: str | None = None) -> Topology:
         try:
-            model = scenario if isinstance(scenario, Scenario) else load_scenario(find_scenario(scenario, plugin.scenarios_dir))
+            model = (
+                scenario
+                if isinstance(scenario, Scenario)
+                else load_scenario(find_scenario(scenario, plugin.scenarios_dir))
+            )
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
         topology = Topology(model, suite=suite or plugin.suites[0], keep=False)

@@ -26,7 +26,9 @@ class RelayForm:
     rcpt_to: str
 
 
-def relay_forms(domain: str, server_name: str, server_ip: str, from_user: str = FROM_USER, to_user: str = TO_USER) -> list[RelayForm]:
+def relay_forms(
+    domain: str, server_name: str, server_ip: str, from_user: str = FROM_USER, to_user: str = TO_USER
+) -> list[RelayForm]:
     """The sixteen forms, for a remote ``domain`` and a server known as ``server_name``/``server_ip``."""
     ip = f"[{server_ip}]"
     sender_ip = f"{from_user}@{ip}"
@@ -131,7 +133,12 @@ def check_relay(
         rcpt = next((r for r in sent.transcript if r.stage == "rcpt"), None)
         data = next((r for r in sent.transcript if r.stage == "data"), None)
         last = sent.transcript[-1] if sent.transcript else None
-        result = FormResult(form, rcpt.code if rcpt else None, data.code if data else None, reply=str(last) if last else (sent.error or ""))
+        result = FormResult(
+            form,
+            rcpt.code if rcpt else None,
+            data.code if data else None,
+            reply=str(last) if last else (sent.error or ""),
+        )
         results.append(result)
         if result.data_accepted:
             message_ids[sent.message.message_id] = result

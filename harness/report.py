@@ -165,14 +165,20 @@ def html_page(results: list[dict[str, Any]]) -> str:
         "<p>Each row is an expectation; highlighted rows differ between versions.</p>",
     ]
     for name, (head, rows, suites) in table(results).items():
-        parts.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(head.get('description', ''))} <code>{html.escape(head['file'])}</code></p>")
+        parts.append(
+            f"<h2>{html.escape(name)}</h2><p>{html.escape(head.get('description', ''))} <code>{html.escape(head['file'])}</code></p>"
+        )
         parts.append("<table><tr><th>expectation</th>" + "".join(f"<th>{s}</th>" for s in suites) + "</tr>")
         for row in rows:
-            parts.append(f"<tr class='{'differs' if row.differs else ''}'><td>{html.escape(row.title)} (line {row.line})</td>")
+            parts.append(
+                f"<tr class='{'differs' if row.differs else ''}'><td>{html.escape(row.title)} (line {row.line})</td>"
+            )
             for suite in suites:
                 status, observation = row.cells.get(suite, ("—", ""))
                 css = "failed" if status in ("failed", "error") else ""
-                parts.append(f"<td class='{css}'><b>{status}</b><br><code>{html.escape(normalise(observation))}</code></td>")
+                parts.append(
+                    f"<td class='{css}'><b>{status}</b><br><code>{html.escape(normalise(observation))}</code></td>"
+                )
             parts.append("</tr>")
         parts.append("</table>")
     parts.append("</body></html>")

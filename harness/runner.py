@@ -18,11 +18,11 @@ from typing import Any
 from harness.core.waits import Poll, poll_until
 from harness.errors import ExpectationFailed, HarnessError
 from harness.observe import logs as logparse
+from harness.relaycheck import check_relay
 from harness.render.common import dns_address_for
 from harness.render.sink import AGENT
 from harness.scenario.model import Scenario, Step
 from harness.scenario.steps import ACTIONS_BY_NAME
-from harness.relaycheck import check_relay
 from harness.topology import Topology
 
 DEFAULT_WITHIN = 30.0
@@ -71,7 +71,9 @@ class RunResult:
         if self.error:
             lines.append(f"error: {self.error}")
         verdict = "PASSED" if self.passed else "FAILED"
-        expectations = [r for r in self.steps if r.step.action in ACTIONS_BY_NAME and ACTIONS_BY_NAME[r.step.action].expectation]
+        expectations = [
+            r for r in self.steps if r.step.action in ACTIONS_BY_NAME and ACTIONS_BY_NAME[r.step.action].expectation
+        ]
         held = sum(r.status == PASSED for r in expectations)
         lines.append(f"{verdict}: {held} of {len(expectations)} expectations held")
         if self.diagnostics:
@@ -96,7 +98,13 @@ def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_fai
         if not keep and not (keep_on_failure and not result.passed):
             topology.down()
         else:
-            result.diagnostics += "\n" + "topology kept running:\n" + topology.describe() + "\nremove it with: mta-harness down " + scenario.name
+            result.diagnostics += (
+                "\n"
+                + "topology kept running:\n"
+                + topology.describe()
+                + "\nremove it with: mta-harness down "
+                + scenario.name
+            )
     return result
 
 
@@ -151,7 +159,11 @@ def diagnostics(topology: Topology, tail: int = 15) -> str:
                 for capture in captures:
                     out.append(
                         f"    {capture['message_id']} from {capture['peer']} <{capture['mail_from']}> -> {capture['rcpt_to']}"
-                        + (f" auth={capture['auth_user']}/{capture['auth_mechanism']}" if capture.get("auth_user") else "")
+                        + (
+                            f" auth={capture['auth_user']}/{capture['auth_mechanism']}"
+                            if capture.get("auth_user")
+                            else ""
+                        )
                     )
             if status != "running":
                 out.append(f"  container is {status}")
@@ -201,7 +213,12 @@ def _expect_smtp(topo: Topology, a: dict[str, Any]) -> str:
     if a.get("rcpt"):
         replies = [r for r in replies if r.argument == a["rcpt"]]
     if not replies:
-        raise ExpectationFailed(f"the session never reached {a['stage']}" + (f" for {a['rcpt']}" if a.get("rcpt") else "") + ":\n" + sent.describe())
+        raise ExpectationFailed(
+            f"the session never reached {a['stage']}"
+            + (f" for {a['rcpt']}" if a.get("rcpt") else "")
+            + ":\n"
+            + sent.describe()
+        )
     for reply in replies:
         if "code" in a and reply.code != a["code"]:
             raise ExpectationFailed(f"expected {a['code']} at {a['stage']}, got: {reply}")
@@ -220,7 +237,9 @@ def _expect_captured(topo: Topology, a: dict[str, Any]) -> str:
     result = poll_until(lambda: _poll_captures(topo, a["at"], message_id, count), _within(a))
     captures = result.value
     if not result.done:
-        raise ExpectationFailed(f"{a['at']} captured {len(captures)} of {count} expected cop(ies) of '{a['message']}' within {_within(a):.0f} s")
+        raise ExpectationFailed(
+            f"{a['at']} captured {len(captures)} of {count} expected cop(ies) of '{a['message']}' within {_within(a):.0f} s"
+        )
     if len(captures) != count:
         raise ExpectationFailed(f"{a['at']} captured '{a['message']}' {len(captures)} times, expected {count}")
     for capture in captures:
@@ -231,7 +250,9 @@ def _expect_captured(topo: Topology, a: dict[str, Any]) -> str:
             problems.append(f"sender <{capture['mail_from']}> != <{a['mail_from']}>")
         if "peer" in a and capture["peer"] not in topo.address_of(a["peer"]):
             peer_node = next((n for n in topo.scenario.nodes if capture["peer"] in topo.address_of(n.name)), None)
-            problems.append(f"peer was {capture['peer']} ({peer_node.name if peer_node else 'unknown'}), not {a['peer']}")
+            problems.append(
+                f"peer was {capture['peer']} ({peer_node.name if peer_node else 'unknown'}), not {a['peer']}"
+            )
         if "auth_user" in a and capture.get("auth_user") != a["auth_user"]:
             problems.append(f"authenticated as {capture.get('auth_user')!r}, not {a['auth_user']!r}")
         if "auth_mechanism" in a and capture.get("auth_mechanism") != a["auth_mechanism"]:
@@ -283,7 +304,9 @@ def _expect_delivery(topo: Topology, a: dict[str, Any]) -> str:
     result = poll_until(check, _within(a))
     if not result.done:
         seen = "\n".join(f"  {d.raw}" for d in result.value) or "  (no delivery attempt of it in the log)"
-        raise ExpectationFailed(f"no '{a['status']}' delivery of '{a['message']}' at {a['at']} matching {_criteria(a)}; seen:\n{seen}")
+        raise ExpectationFailed(
+            f"no '{a['status']}' delivery of '{a['message']}' at {a['at']} matching {_criteria(a)}; seen:\n{seen}"
+        )
     hit = next(d for d in result.value if matches(d))
     return hit.raw
 
@@ -298,7 +321,9 @@ def _expect_queued(topo: Topology, a: dict[str, Any]) -> str:
     if a.get("absent"):
         entries = node.queued(message_id)
         if entries:
-            raise ExpectationFailed(f"'{a['message']}' is queued at {a['at']}: " + "; ".join(f"{e.qid}: {e.reason}" for e in entries))
+            raise ExpectationFailed(
+                f"'{a['message']}' is queued at {a['at']}: " + "; ".join(f"{e.qid}: {e.reason}" for e in entries)
+            )
         return f"'{a['message']}' not queued at {a['at']}"
 
     def check() -> Poll[list[Any]]:
@@ -309,7 +334,8 @@ def _expect_queued(topo: Topology, a: dict[str, Any]) -> str:
     result = poll_until(check, _within(a))
     if not result.done:
         raise ExpectationFailed(
-            f"'{a['message']}' is not queued at {a['at']}" + (f" with a reason matching /{a['reason']}/" if "reason" in a else "")
+            f"'{a['message']}' is not queued at {a['at']}"
+            + (f" with a reason matching /{a['reason']}/" if "reason" in a else "")
             + f"; queue:\n{node.service.queue_text(node.container).strip() or '(empty)'}"
         )
     return "; ".join(f"{e.qid}: {e.reason}" for e in result.value)
@@ -319,7 +345,9 @@ def _expect_queue_empty(topo: Topology, a: dict[str, Any]) -> str:
     node = topo.node(a["at"])
     result = poll_until(lambda: Poll(not (q := node.queue()), q), _within(a))
     if not result.done:
-        raise ExpectationFailed(f"the queue of {a['at']} is not empty: " + ", ".join(f"{e.qid} ({e.reason})" for e in result.value))
+        raise ExpectationFailed(
+            f"the queue of {a['at']} is not empty: " + ", ".join(f"{e.qid} ({e.reason})" for e in result.value)
+        )
     return f"queue of {a['at']} empty"
 
 
@@ -361,7 +389,9 @@ def _expect_mailbox(topo: Topology, a: dict[str, Any]) -> str:
     if not result.done:
         raise ExpectationFailed(f"the mailbox of {a['user']} at {a['at']} does not hold '{a['message']}'")
     if wanted is not None and result.value != wanted:
-        raise ExpectationFailed(f"the mailbox of {a['user']} at {a['at']} holds {result.value} copies of '{a['message']}', expected {wanted}")
+        raise ExpectationFailed(
+            f"the mailbox of {a['user']} at {a['at']} holds {result.value} copies of '{a['message']}', expected {wanted}"
+        )
     return f"{result.value} cop{'y' if result.value == 1 else 'ies'} in the mailbox of {a['user']} at {a['at']}"
 
 
@@ -369,9 +399,13 @@ def _expect_dns(topo: Topology, a: dict[str, Any]) -> str:
     answer = dns_query(topo, a["name"], a.get("type", "A"))
     rcode = a.get("rcode", "NOERROR")
     if answer["rcode"] != rcode:
-        raise ExpectationFailed(f"DNS {a.get('type', 'A')} {a['name']}: {answer['rcode']} {answer['answer']}, expected {rcode}")
+        raise ExpectationFailed(
+            f"DNS {a.get('type', 'A')} {a['name']}: {answer['rcode']} {answer['answer']}, expected {rcode}"
+        )
     if "answer" in a and sorted(answer["answer"]) != sorted(a["answer"]):
-        raise ExpectationFailed(f"DNS {a.get('type', 'A')} {a['name']}: answer {answer['answer']}, expected {a['answer']}")
+        raise ExpectationFailed(
+            f"DNS {a.get('type', 'A')} {a['name']}: answer {answer['answer']}, expected {a['answer']}"
+        )
     return f"{answer['rcode']} {answer['answer']}"
 
 
@@ -403,8 +437,12 @@ def _expect_command(topo: Topology, a: dict[str, Any]) -> str:
     result = poll_until(check, float(a.get("within", 0)))
     exit_code, output = result.value
     if not result.done:
-        wanted = f"exit {code}" + (f" and output {'not ' if a.get('absent') else ''}matching /{a['match']}/" if "match" in a else "")
-        raise ExpectationFailed(f"'{a['run']}' at {a['at']}: expected {wanted}, got exit {exit_code}:\n{output.strip()[-1500:]}")
+        wanted = f"exit {code}" + (
+            f" and output {'not ' if a.get('absent') else ''}matching /{a['match']}/" if "match" in a else ""
+        )
+        raise ExpectationFailed(
+            f"'{a['run']}' at {a['at']}: expected {wanted}, got exit {exit_code}:\n{output.strip()[-1500:]}"
+        )
     return f"$ {a['run']}\n{output.strip()}"
 
 

@@ -76,7 +76,10 @@ class Sent:
         return any(r.stage == "data" and 200 <= r.code < 300 for r in self.transcript)
 
     def describe(self) -> str:
-        lines = [f"message '{self.name}' {self.message.message_id} from {self.source}" + (f" to server {self.server}" if self.server else " (local submission)")]
+        lines = [
+            f"message '{self.name}' {self.message.message_id} from {self.source}"
+            + (f" to server {self.server}" if self.server else " (local submission)")
+        ]
         lines += [f"  {reply}" for reply in self.transcript]
         if self.error:
             lines.append(f"  error: {self.error}")
@@ -175,7 +178,9 @@ class NodeHandle:
 class Topology:
     """Start a scenario's topology on one suite; tear it down on exit."""
 
-    def __init__(self, scenario: Scenario, suite: str = DEFAULT_SUITE, keep: bool = False, start_timeout: float = 90.0) -> None:
+    def __init__(
+        self, scenario: Scenario, suite: str = DEFAULT_SUITE, keep: bool = False, start_timeout: float = 90.0
+    ) -> None:
         self.scenario = scenario
         self.suite = suite
         self.keep = keep
@@ -191,7 +196,9 @@ class Topology:
     def attach(cls, scenario: Scenario) -> Topology:
         """The running topology of ``scenario`` left up by 'mta-harness up'."""
         client = engine.client()
-        containers = client.containers.list(filters={"label": [f"{engine.LABEL_SCENARIO}={scenario.name}", f"{engine.LABEL_KEEP}=true"]})
+        containers = client.containers.list(
+            filters={"label": [f"{engine.LABEL_SCENARIO}={scenario.name}", f"{engine.LABEL_KEEP}=true"]}
+        )
         runs = {c.labels.get(engine.LABEL_RUN, "") for c in containers}
         if len(runs) != 1:
             raise HarnessError(
@@ -199,14 +206,18 @@ class Topology:
                 if not runs
                 else f"several running topologies of '{scenario.name}' ({', '.join(sorted(runs))}); remove them with 'mta-harness down'"
             )
-        topology = cls(scenario, suite=containers[0].labels.get(f"{engine.LABEL_PREFIX}.suite", DEFAULT_SUITE), keep=True)
+        topology = cls(
+            scenario, suite=containers[0].labels.get(f"{engine.LABEL_PREFIX}.suite", DEFAULT_SUITE), keep=True
+        )
         topology.run_id = runs.pop()
         by_node = {c.labels.get(engine.LABEL_NODE): c for c in containers}
         for node in scenario.nodes:
             if node.name not in by_node:
                 raise HarnessError(f"node '{node.name}' of the running topology '{scenario.name}' is gone")
             attachments = [(topology.network_name(a.network), str(a.ip)) for a in node.attachments]
-            handle = NodeHandle(topology, node, service_for(node.kind), NodeContainer.existing(by_node[node.name], attachments))
+            handle = NodeHandle(
+                topology, node, service_for(node.kind), NodeContainer.existing(by_node[node.name], attachments)
+            )
             handle.version = handle.service.version(handle.container)
             topology.nodes[node.name] = handle
         topology._up = True
@@ -243,7 +254,9 @@ class Topology:
 
     def up(self) -> None:
         if self.suite not in self.scenario.suites:
-            raise HarnessError(f"scenario '{self.scenario.name}' does not run on {self.suite} (suites: {', '.join(self.scenario.suites)})")
+            raise HarnessError(
+                f"scenario '{self.scenario.name}' does not run on {self.suite} (suites: {', '.join(self.scenario.suites)})"
+            )
         started = time.monotonic()
         engine.client()
         engine.reap_orphans()
@@ -294,7 +307,9 @@ class Topology:
             name = self.network_name(net.name)
             ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(net.subnet))])
             try:
-                client.networks.create(name, driver="bridge", internal=True, ipam=ipam, labels=self.labels(), check_duplicate=True)
+                client.networks.create(
+                    name, driver="bridge", internal=True, ipam=ipam, labels=self.labels(), check_duplicate=True
+                )
             except docker.errors.APIError as exc:
                 if "overlaps" in str(exc):
                     raise HarnessError(
@@ -406,13 +421,21 @@ class Topology:
                 message,
                 source,
                 server=server or server_ip,
-                transcript=[SmtpReply(r["stage"], r["code"], r["text"], r.get("argument", "")) for r in result["transcript"]],
+                transcript=[
+                    SmtpReply(r["stage"], r["code"], r["text"], r.get("argument", "")) for r in result["transcript"]
+                ],
                 error=result.get("error"),
             )
         else:
             handle.container.put_files([(path, message.raw, 0o644)])
             result_exec = handle.container.exec(handle.service.submit_command(sender, to, path))
-            sent = Sent(name, message, source, error=None if result_exec.ok else f"exit {result_exec.code}", submit_output=result_exec.output)
+            sent = Sent(
+                name,
+                message,
+                source,
+                error=None if result_exec.ok else f"exit {result_exec.code}",
+                submit_output=result_exec.output,
+            )
         self.sent[name] = sent
         return sent
 

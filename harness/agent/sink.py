@@ -68,7 +68,9 @@ class CaptureHandler:
                 return f"{reply['code']} {reply['text']}"
         return None
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
         self.recorder.log(session.peer, f"EHLO {hostname}")
         reply = self.injected("helo", hostname)
         if reply is not None:
@@ -85,7 +87,9 @@ class CaptureHandler:
         session.host_name = hostname
         return f"250 {server.hostname}"
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         self.recorder.log(session.peer, f"MAIL FROM:<{address}>")
         reply = self.injected("mail", address)
         if reply is None:
@@ -95,7 +99,9 @@ class CaptureHandler:
         self.recorder.log(session.peer, f"-> {reply}")
         return reply
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         self.recorder.log(session.peer, f"RCPT TO:<{address}>")
         reply = self.injected("rcpt", address)
         if reply is None:
@@ -127,7 +133,9 @@ class CaptureHandler:
         }
         self.recorder.capture(record)
         reply = "250 2.0.0 Message captured"
-        self.recorder.log(session.peer, f"DATA {message_id} from=<{envelope.mail_from}> to={','.join(envelope.rcpt_tos)} -> {reply}")
+        self.recorder.log(
+            session.peer, f"DATA {message_id} from=<{envelope.mail_from}> to={','.join(envelope.rcpt_tos)} -> {reply}"
+        )
         return reply
 
 
@@ -158,7 +166,9 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
 
     def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
         users = auth["users"] if auth else {}
-        ok = isinstance(data, LoginPassword) and users.get(data.login.decode("utf-8", "replace")) == data.password.decode("utf-8", "replace")
+        ok = isinstance(data, LoginPassword) and users.get(
+            data.login.decode("utf-8", "replace")
+        ) == data.password.decode("utf-8", "replace")
         login = data.login.decode("utf-8", "replace") if isinstance(data, LoginPassword) else "?"
         recorder.log(session.peer, f"AUTH {mechanism} {login} -> {'235' if ok else '535'}")
         if ok:
@@ -173,7 +183,9 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
                 authenticator=authenticator,
                 auth_required=bool(auth.get("required", True)),
                 auth_require_tls=False,
-                auth_exclude_mechanism=[m for m in ALL_MECHANISMS if m not in auth.get("mechanisms", ["PLAIN", "LOGIN"])],
+                auth_exclude_mechanism=[
+                    m for m in ALL_MECHANISMS if m not in auth.get("mechanisms", ["PLAIN", "LOGIN"])
+                ],
             )
         server = SinkSMTP(handler, **kwargs)
         server.connect_reply = connect_reply

@@ -27,7 +27,6 @@ from harness.errors import HarnessError
 log = logging.getLogger(__name__)
 
 
-
 def configure_testcontainers() -> None:
     """Use testcontainers' Ryuk reaper only where its image is at hand (no registry here);
     the harness reaps by label itself either way."""
@@ -65,16 +64,20 @@ class NodeContainer:
         self.attachments = attachments
         first_net, first_ip = attachments[0]
         api_version = engine.client().api.api_version
-        self._tc = DockerContainer(image).with_name(name).with_kwargs(
-            hostname=hostname,
-            labels=labels,
-            init=True,
-            # The harness's own main process, whatever the image (user-supplied images too).
-            entrypoint=["/bin/sh", "-c", (IMAGES_DIR / "common" / "entry.sh").read_text()],
-            cap_add=["NET_ADMIN"],  # to drop the default route Docker adds on internal networks
-            network=first_net,
-            networking_config={first_net: EndpointConfig(api_version, ipv4_address=first_ip)},
-            stop_signal="SIGTERM",
+        self._tc = (
+            DockerContainer(image)
+            .with_name(name)
+            .with_kwargs(
+                hostname=hostname,
+                labels=labels,
+                init=True,
+                # The harness's own main process, whatever the image (user-supplied images too).
+                entrypoint=["/bin/sh", "-c", (IMAGES_DIR / "common" / "entry.sh").read_text()],
+                cap_add=["NET_ADMIN"],  # to drop the default route Docker adds on internal networks
+                network=first_net,
+                networking_config={first_net: EndpointConfig(api_version, ipv4_address=first_ip)},
+                stop_signal="SIGTERM",
+            )
         )
         self._container: Container | None = None
 
@@ -170,6 +173,6 @@ class NodeContainer:
 
     def logs(self) -> str:
         try:
-            return self.container.logs().decode("utf-8", "replace")
+            return str(self.container.logs().decode("utf-8", "replace"))
         except docker.errors.NotFound:
             return ""

@@ -113,7 +113,9 @@ def resolve_base(suite: str) -> str:
             engine.client().images.pull("debian", tag=f"{suite}-slim")
             return official
         except docker.errors.APIError as exc:
-            _progress(f"cannot pull {official} ({str(exc).splitlines()[0][:120]}); bootstrapping it from Debian's mirror")
+            _progress(
+                f"cannot pull {official} ({str(exc).splitlines()[0][:120]}); bootstrapping it from Debian's mirror"
+            )
     bootstrap_base(suite, bootstrapped)
     return bootstrapped
 

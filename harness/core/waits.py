@@ -28,7 +28,9 @@ class Poll(Generic[T]):
     state: str = ""
 
 
-def poll_until(check: Callable[[], Poll[T]], timeout: float, interval: float = 0.1, max_interval: float = 1.0) -> Poll[T]:
+def poll_until(
+    check: Callable[[], Poll[T]], timeout: float, interval: float = 0.1, max_interval: float = 1.0
+) -> Poll[T]:
     """Call ``check`` until it is done or ``timeout`` seconds passed; return the last result."""
     last: list[Poll[T]] = []
 
@@ -56,7 +58,8 @@ class ContainerExited(Exception):
 class Wait(Protocol):
     """A readiness check of a node, passed to the node rather than inlined."""
 
-    description: str
+    @property
+    def description(self) -> str: ...
 
     def check(self, container: NodeContainer) -> Poll[str]: ...
 
@@ -72,7 +75,7 @@ class SmtpBannerWait:
         return f"an SMTP 220 greeting on port {self.port}"
 
     def check(self, container: NodeContainer) -> Poll[str]:
-        script = f"exec 3<>/dev/tcp/127.0.0.1/{self.port} && read -t 3 line <&3 && echo \"$line\""
+        script = f'exec 3<>/dev/tcp/127.0.0.1/{self.port} && read -t 3 line <&3 && echo "$line"'
         result = container.exec(["bash", "-c", script])
         line = result.output.strip()
         return Poll(result.ok and line.startswith("220"), line, line or result.output.strip()[-200:] or "no answer")

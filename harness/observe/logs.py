@@ -90,7 +90,9 @@ def deliveries(lines: Iterable[LogLine]) -> list[Delivery]:
     for line in lines:
         if line.qid is not None and line.text.startswith("from=") and "status=expired" in line.text:
             # Postfix: "QID: from=<sender>, status=expired, returned to sender"
-            result.append(Delivery(line.qid, (), "", "", EXPIRED, line.text.split("status=expired", 1)[1].lstrip(", "), line.raw))
+            result.append(
+                Delivery(line.qid, (), "", "", EXPIRED, line.text.split("status=expired", 1)[1].lstrip(", "), line.raw)
+            )
             continue
         if line.qid is None or not line.text.startswith("to="):
             continue

@@ -51,7 +51,9 @@ def zone_text(scenario: Scenario, zone: Zone, ns: str) -> str:
     lines.extend(_record_line(r) for r in zone.records)
     assert scenario.dns is not None
     if scenario.dns.host_records:
-        owners_with_a = {_owner_absolute(r.owner, zone.origin).lower() for r in zone.records if r.rtype in ("A", "CNAME")}
+        owners_with_a = {
+            _owner_absolute(r.owner, zone.origin).lower() for r in zone.records if r.rtype in ("A", "CNAME")
+        }
         for node in scenario.nodes:
             fqdn = node.hostname.lower() + "."
             if _best_zone(scenario, fqdn) is zone and fqdn not in owners_with_a:
@@ -86,7 +88,11 @@ def rpz_text(scenario: Scenario, ns: str) -> str:
 
 
 def named_conf(scenario: Scenario, zones: list[tuple[str, str]], servfail: list[str], rpz: bool) -> str:
-    policy = f'    response-policy {{ zone "{RPZ_ZONE.rstrip(".")}"; }} qname-wait-recurse no break-dnssec yes recursive-only no;\n' if rpz else ""
+    policy = (
+        f'    response-policy {{ zone "{RPZ_ZONE.rstrip(".")}"; }} qname-wait-recurse no break-dnssec yes recursive-only no;\n'
+        if rpz
+        else ""
+    )
     text = (
         f"// Rendered by mta-harness for scenario '{scenario.name}'.\n"
         "options {\n"
@@ -134,6 +140,9 @@ def render(scenario: Scenario, node: Node) -> NodeConfig:
     setup = [Command("named-checkconf", ("named-checkconf", NAMED_CONF))]
     for origin, path in zones:
         setup.append(Command(f"named-checkzone {origin}", ("named-checkzone", "-k", "fail", origin, path)))
-    start = start_prelude() + "touch /var/log/named.log && chown bind /var/log/named.log\nnamed -u bind -c /etc/bind/named.conf\n"
+    start = (
+        start_prelude()
+        + "touch /var/log/named.log && chown bind /var/log/named.log\nnamed -u bind -c /etc/bind/named.conf\n"
+    )
     stop = "#!/bin/sh\npkill -x named\nwhile pgrep -x named >/dev/null; do sleep 0.05; done\n"
     return NodeConfig(files=tuple(files), setup=tuple(setup), start=start, stop=stop)

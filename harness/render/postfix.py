@@ -32,7 +32,9 @@ def render(scenario: Scenario, node: Node) -> NodeConfig:
     setup.append(Command("set main.cf parameters (postconf -e)", ("postconf", "-e", *(f"{k}={v}" for k, v in main))))
     if config.master:
         files.append((MASTER_APPEND, "\n".join(config.master) + "\n", 0o644))
-        setup.append(Command("append master.cf entries", ("sh", "-c", f"cat {MASTER_APPEND} >> /etc/postfix/master.cf")))
+        setup.append(
+            Command("append master.cf entries", ("sh", "-c", f"cat {MASTER_APPEND} >> /etc/postfix/master.cf"))
+        )
     for table in config.maps:
         files.append((table.path, table.content, 0o640 if "sasl" in table.path else 0o644))
         if table.type in POSTMAP_TYPES:

@@ -97,10 +97,16 @@ def render(scenario: Scenario, node: Node) -> NodeConfig:
         if table:
             files.append((f"/etc/mail/{name}", _table(table), 0o644))
             setup.append(
-                Command(f"makemap hash /etc/mail/{name}", ("sh", "-c", f"makemap hash /etc/mail/{name} < /etc/mail/{name}"))
+                Command(
+                    f"makemap hash /etc/mail/{name}", ("sh", "-c", f"makemap hash /etc/mail/{name} < /etc/mail/{name}")
+                )
             )
     setup.append(Command("newaliases", ("sh", "-c", "newaliases 2>&1")))
-    setup.append(Command("m4 harness.mc > sendmail.cf", ("sh", "-c", f"m4 {MC_PATH} > {CF_PATH}.new && mv {CF_PATH}.new {CF_PATH}")))
+    setup.append(
+        Command(
+            "m4 harness.mc > sendmail.cf", ("sh", "-c", f"m4 {MC_PATH} > {CF_PATH}.new && mv {CF_PATH}.new {CF_PATH}")
+        )
+    )
     start = start_prelude() + (
         "mkdir -p /run/sendmail/mta\n"
         "pgrep -x syslogd >/dev/null || busybox syslogd -O /var/log/mail.log\n"

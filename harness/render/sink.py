@@ -28,9 +28,7 @@ def sink_config(node: Node) -> dict[str, object]:
             "mechanisms": list(config.auth.mechanisms),
             "users": dict(config.auth.users),
         },
-        "replies": [
-            {"command": r.command, "code": r.code, "text": r.text, "match": r.match} for r in config.replies
-        ],
+        "replies": [{"command": r.command, "code": r.code, "text": r.text, "match": r.match} for r in config.replies],
     }
 
 

@@ -170,7 +170,11 @@ class _Loader:
             self.src.fail(("name",), f"name '{name}' has characters other than letters, digits, '.', '_', '-'")
         suites = self.optional(top, (), "suites", lambda p: self.strings(p, "suites"), SUITES)
         if not suites:
-            self.src.fail(("suites",), "suites is empty: the scenario would never run", "list at least one of " + ", ".join(SUITES))
+            self.src.fail(
+                ("suites",),
+                "suites is empty: the scenario would never run",
+                "list at least one of " + ", ".join(SUITES),
+            )
         for i, suite in enumerate(suites):
             if suite not in SUITES:
                 self.src.fail(("suites", i), f"unknown suite '{suite}'", _suggest(suite, SUITES))
@@ -195,13 +199,19 @@ class _Loader:
         raw = self.require((), top, "networks", "a scenario")
         nets = self.mapping(("networks",), raw.keys() if isinstance(raw, dict) else (), "networks")
         if not nets:
-            self.src.fail(("networks",), "a scenario needs at least one network", "add e.g. 'lan: {subnet: 10.201.0.0/24}'")
+            self.src.fail(
+                ("networks",), "a scenario needs at least one network", "add e.g. 'lan: {subnet: 10.201.0.0/24}'"
+            )
         result: list[Network] = []
         for name in nets:
             path: PathT = ("networks", name)
             self.check_name(path, name, "network")
             body = self.mapping(path, ("subnet",), f"network '{name}'")
-            text = self.string((*path, "subnet"), "subnet") if "subnet" in body else self.require(path, body, "subnet", f"network '{name}'")
+            text = (
+                self.string((*path, "subnet"), "subnet")
+                if "subnet" in body
+                else self.require(path, body, "subnet", f"network '{name}'")
+            )
             try:
                 subnet = ipaddress.IPv4Network(text, strict=True)
             except ValueError as exc:
@@ -214,7 +224,9 @@ class _Loader:
                 )
             for other in result:
                 if subnet.overlaps(other.subnet):
-                    self.src.fail((*path, "subnet"), f"subnet {subnet} overlaps network '{other.name}' ({other.subnet})")
+                    self.src.fail(
+                        (*path, "subnet"), f"subnet {subnet} overlaps network '{other.name}' ({other.subnet})"
+                    )
             for reserved in RESERVED_NETS:
                 if subnet.overlaps(reserved):
                     self.src.fail((*path, "subnet"), f"subnet {subnet} overlaps Docker's default bridge {reserved}")
@@ -223,7 +235,9 @@ class _Loader:
 
     def check_name(self, path: PathT, name: str, what: str) -> None:
         if not NAME_RE.match(name):
-            self.src.fail(path, f"{what} name '{name}' must be lower case letters, digits, '-' or '_', starting with a letter")
+            self.src.fail(
+                path, f"{what} name '{name}' must be lower case letters, digits, '-' or '_', starting with a letter"
+            )
 
     def nodes(self, top: dict[str, Any], networks: tuple[Network, ...]) -> tuple[Node, ...]:
         raw = self.require((), top, "nodes", "a scenario")
@@ -236,7 +250,10 @@ class _Loader:
         for name in nodes:
             node = self.node(("nodes", name), name, networks, used_ips)
             if node.hostname.lower() in hostnames:
-                self.src.fail(("nodes", name, "hostname"), f"hostname {node.hostname} is also node '{hostnames[node.hostname.lower()]}'s")
+                self.src.fail(
+                    ("nodes", name, "hostname"),
+                    f"hostname {node.hostname} is also node '{hostnames[node.hostname.lower()]}'s",
+                )
             hostnames[node.hostname.lower()] = name
             result.append(node)
         return tuple(result)
@@ -246,10 +263,18 @@ class _Loader:
     ) -> Node:
         self.check_name(path, name, "node")
         body = self.mapping(path, NODE_KEYS, f"node '{name}'")
-        kind = self.string((*path, "kind"), "kind") if "kind" in body else self.require(path, body, "kind", f"node '{name}'")
+        kind = (
+            self.string((*path, "kind"), "kind")
+            if "kind" in body
+            else self.require(path, body, "kind", f"node '{name}'")
+        )
         if kind not in NODE_KINDS:
             self.src.fail((*path, "kind"), f"unknown node kind '{kind}'", _suggest(kind, NODE_KINDS))
-        hostname = self.string((*path, "hostname"), "hostname") if "hostname" in body else self.require(path, body, "hostname", f"node '{name}'")
+        hostname = (
+            self.string((*path, "hostname"), "hostname")
+            if "hostname" in body
+            else self.require(path, body, "hostname", f"node '{name}'")
+        )
         labels = hostname.split(".")
         if len(labels) < 2 or not all(HOST_LABEL_RE.match(label) for label in labels):
             self.src.fail(
@@ -288,9 +313,13 @@ class _Loader:
         used_ips: dict[ipaddress.IPv4Address, str],
     ) -> tuple[Attachment, ...]:
         if "networks" not in body:
-            self.src.fail(path[:-1], f"node '{name}' needs 'networks:'", f"e.g. 'networks: {{{networks[0].name}: <address>}}'")
+            self.src.fail(
+                path[:-1], f"node '{name}' needs 'networks:'", f"e.g. 'networks: {{{networks[0].name}: <address>}}'"
+            )
         by_name = {net.name: net for net in networks}
-        raw = self.mapping(path, self.get(path).keys() if isinstance(self.get(path), dict) else (), f"node '{name}' networks")
+        raw = self.mapping(
+            path, self.get(path).keys() if isinstance(self.get(path), dict) else (), f"node '{name}' networks"
+        )
         for net_name in raw:
             if net_name not in by_name:
                 self.src.fail((*path, net_name), f"no network named '{net_name}'", _suggest(net_name, by_name))
@@ -305,7 +334,11 @@ class _Loader:
             except ValueError:
                 self.src.fail((*path, net_name), f"'{text}' is not an IPv4 address")
             if ip not in net.subnet:
-                self.src.fail((*path, net_name), f"{ip} is not inside network '{net_name}' ({net.subnet})", "pick an address inside the subnet")
+                self.src.fail(
+                    (*path, net_name),
+                    f"{ip} is not inside network '{net_name}' ({net.subnet})",
+                    "pick an address inside the subnet",
+                )
             gateway = net.subnet.network_address + 1  # Docker's gateway: the first host address
             if ip in (net.subnet.network_address, net.subnet.broadcast_address, gateway):
                 self.src.fail((*path, net_name), f"{ip} is reserved in {net.subnet} (network, gateway or broadcast)")
@@ -326,8 +359,12 @@ class _Loader:
         return PostfixConfig(
             main=main,
             master=self.optional(raw, path, "master", lambda p: self.strings(p, "postfix.master"), ()),
-            maps=self.optional(raw, path, "maps", lambda p: self.maps(p, ("hash", "btree", "cidr", "regexp", "texthash", "none")), ()),
-            remove_sasl_plugins=self.optional(raw, path, "remove_sasl_plugins", lambda p: self.boolean(p, "remove_sasl_plugins"), False),
+            maps=self.optional(
+                raw, path, "maps", lambda p: self.maps(p, ("hash", "btree", "cidr", "regexp", "texthash", "none")), ()
+            ),
+            remove_sasl_plugins=self.optional(
+                raw, path, "remove_sasl_plugins", lambda p: self.boolean(p, "remove_sasl_plugins"), False
+            ),
         )
 
     def maps(self, path: PathT, types: tuple[str, ...]) -> tuple[MapFile, ...]:
@@ -344,7 +381,11 @@ class _Loader:
             map_type = self.optional(body, p, "type", lambda q: self.string(q, "type"), "hash")
             if map_type not in types:
                 self.src.fail((*p, "type"), f"unknown map type '{map_type}'", _suggest(map_type, types))
-            content = self.string((*p, "content"), "content") if "content" in body else self.require(p, body, "content", f"map {file_path}")
+            content = (
+                self.string((*p, "content"), "content")
+                if "content" in body
+                else self.require(p, body, "content", f"map {file_path}")
+            )
             result.append(MapFile(file_path, _ensure_newline(content), map_type))
         return tuple(result)
 
@@ -371,7 +412,9 @@ class _Loader:
             access=self.optional(raw, path, "access", lambda p: self.pairs(p, "sendmail.access"), ()),
             mailertable=self.optional(raw, path, "mailertable", lambda p: self.pairs(p, "sendmail.mailertable"), ()),
             aliases=self.optional(raw, path, "aliases", lambda p: self.pairs(p, "sendmail.aliases"), ()),
-            local_host_names=self.optional(raw, path, "local_host_names", lambda p: self.strings(p, "local_host_names"), ()),
+            local_host_names=self.optional(
+                raw, path, "local_host_names", lambda p: self.strings(p, "local_host_names"), ()
+            ),
             relay_domains=self.optional(raw, path, "relay_domains", lambda p: self.strings(p, "relay_domains"), ()),
             queue_interval=interval,
             listen=self.optional(raw, path, "listen", lambda p: self.string(p, "listen"), "0.0.0.0"),
@@ -417,9 +460,15 @@ class _Loader:
             for i in range(len(raw["replies"])):
                 p = (*rp, i)
                 r = self.mapping(p, ("command", "code", "text", "match"), "a sink reply")
-                command = self.string((*p, "command"), "command") if "command" in r else self.require(p, r, "command", "a sink reply")
+                command = (
+                    self.string((*p, "command"), "command")
+                    if "command" in r
+                    else self.require(p, r, "command", "a sink reply")
+                )
                 if command not in ("connect", "helo", "mail", "rcpt", "data"):
-                    self.src.fail((*p, "command"), f"unknown command '{command}'", "one of connect, helo, mail, rcpt, data")
+                    self.src.fail(
+                        (*p, "command"), f"unknown command '{command}'", "one of connect, helo, mail, rcpt, data"
+                    )
                 code = self.integer((*p, "code"), "code") if "code" in r else self.require(p, r, "code", "a sink reply")
                 if not 200 <= code <= 599:
                     self.src.fail((*p, "code"), f"{code} is not an SMTP reply code")
@@ -449,7 +498,9 @@ class _Loader:
                 self.src.fail(("dns",), "dns needs a node of kind bind to serve it", "add a node of kind bind")
             if len(bind_nodes) > 1:
                 names = ", ".join(n.name for n in bind_nodes)
-                self.src.fail(("dns",), f"dns needs 'server:' naming one of the bind nodes ({names})", "add 'server: <node>'")
+                self.src.fail(
+                    ("dns",), f"dns needs 'server:' naming one of the bind nodes ({names})", "add 'server: <node>'"
+                )
             server = bind_nodes[0].name
         elif server not in {n.name for n in bind_nodes}:
             fix = _suggest(server, [n.name for n in bind_nodes]) if bind_nodes else "add a node of kind bind"
@@ -464,7 +515,11 @@ class _Loader:
         if raw.get("behaviours") is not None:
             for name, behaviour in self.pairs(("dns", "behaviours"), "dns.behaviours"):
                 if behaviour not in DNS_BEHAVIOURS:
-                    self.src.fail(("dns", "behaviours", name), f"unknown DNS behaviour '{behaviour}'", _suggest(behaviour, DNS_BEHAVIOURS))
+                    self.src.fail(
+                        ("dns", "behaviours", name),
+                        f"unknown DNS behaviour '{behaviour}'",
+                        _suggest(behaviour, DNS_BEHAVIOURS),
+                    )
                 behaviours.append((_absolute(name), behaviour))
         return Dns(
             server=server,
@@ -518,7 +573,9 @@ class _Loader:
                 self.src.fail(path, f"a step must be a mapping with one action, not {_type_name(raw)}")
             actions = [k for k in raw if k not in ("title", "per_suite")]
             if len(actions) != 1:
-                self.src.fail(path, f"a step has exactly one action, found {len(actions)}: {', '.join(actions) or 'none'}")
+                self.src.fail(
+                    path, f"a step has exactly one action, found {len(actions)}: {', '.join(actions) or 'none'}"
+                )
             name = actions[0]
             action = ACTIONS_BY_NAME.get(name)
             if action is None:
@@ -529,10 +586,14 @@ class _Loader:
                 pp = (*path, "per_suite")
                 overrides = self.mapping(pp, SUITES, "per_suite")
                 for suite in overrides:
-                    values = self.step_args((*pp, suite), action, overrides[suite], by_name, networks, messages, partial=True)
+                    values = self.step_args(
+                        (*pp, suite), action, overrides[suite], by_name, networks, messages, partial=True
+                    )
                     if name == "send":
                         if "id" in values:
-                            self.src.fail((*pp, suite, "id"), "a message keeps its id in every suite", "remove 'id' here")
+                            self.src.fail(
+                                (*pp, suite, "id"), "a message keeps its id in every suite", "remove 'id' here"
+                            )
                         self.check_send((*path, name), {**args, **values}, by_name, ((*pp, suite), values))
                     per_suite.append((suite, tuple(values.items())))
             if name == "send":
@@ -556,7 +617,9 @@ class _Loader:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
-            self.src.fail(path, f"'{action.name}' takes a mapping of keys", "allowed: " + ", ".join(k.name for k in action.keys))
+            self.src.fail(
+                path, f"'{action.name}' takes a mapping of keys", "allowed: " + ", ".join(k.name for k in action.keys)
+            )
         if raw:
             self.mapping(path, [k.name for k in action.keys], f"'{action.name}'")
         values: dict[str, Any] = {}
@@ -573,7 +636,11 @@ class _Loader:
         return values
 
     def check_send(
-        self, path: PathT, values: dict[str, Any], nodes: dict[str, Node], override: tuple[PathT, dict[str, Any]] | None = None
+        self,
+        path: PathT,
+        values: dict[str, Any],
+        nodes: dict[str, Node],
+        override: tuple[PathT, dict[str, Any]] | None = None,
     ) -> None:
         """The rules between a send's keys; with ``override``, for the keys after a per_suite override."""
 
@@ -589,13 +656,20 @@ class _Loader:
         else:
             for key in ("server", "server_ip", "port", "helo", "auth"):
                 if key in values:
-                    self.src.fail(at(key), f"'{key}' applies to SMTP sessions from client or sink nodes, not to a submission at {source.kind} node '{source.name}'")
+                    self.src.fail(
+                        at(key),
+                        f"'{key}' applies to SMTP sessions from client or sink nodes, not to a submission at {source.kind} node '{source.name}'",
+                    )
             if source.kind == "bind":
                 self.src.fail(at("from"), "mail cannot start at a bind node")
         if "server_ip" in values:
             addresses = {str(a.ip) for n in nodes.values() for a in n.attachments}
             if values["server_ip"] not in addresses:
-                self.src.fail(at("server_ip"), f"{values['server_ip']} is no node's address in this topology", "tests only talk to the topology's own nodes")
+                self.src.fail(
+                    at("server_ip"),
+                    f"{values['server_ip']} is no node's address in this topology",
+                    "tests only talk to the topology's own nodes",
+                )
 
     def step_value(
         self, path: PathT, type_: str, nodes: dict[str, Node], networks: tuple[Network, ...], messages: set[str]
@@ -654,7 +728,11 @@ class _Loader:
         if type_ == "auth":
             raw = self.mapping(path, ("user", "password", "mechanism"), "auth")
             user = self.string((*path, "user"), "user") if "user" in raw else self.require(path, raw, "user", "auth")
-            password = self.string((*path, "password"), "password") if "password" in raw else self.require(path, raw, "password", "auth")
+            password = (
+                self.string((*path, "password"), "password")
+                if "password" in raw
+                else self.require(path, raw, "password", "auth")
+            )
             mechanism = self.optional(raw, path, "mechanism", lambda p: self.string(p, "mechanism"), "PLAIN")
             if mechanism not in ("PLAIN", "LOGIN"):
                 self.src.fail((*path, "mechanism"), f"mechanism '{mechanism}' is not PLAIN or LOGIN")
@@ -677,6 +755,11 @@ def _ensure_newline(text: str) -> str:
 def _type_name(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+    }.get(type(value), type(value).__name__)

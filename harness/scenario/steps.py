@@ -215,7 +215,9 @@ ACTIONS: tuple[Action, ...] = (
         "Stop the service inside a node (the container stays up): connections are refused.",
         (Key("node", "node", "the node", required=True),),
     ),
-    Action("restore", "Start the service stopped by `refuse` again.", (Key("node", "node", "the node", required=True),)),
+    Action(
+        "restore", "Start the service stopped by `refuse` again.", (Key("node", "node", "the node", required=True),)
+    ),
     Action(
         "disconnect",
         "Cut a node off one of its networks.",

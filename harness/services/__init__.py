@@ -14,5 +14,8 @@ SERVICES: dict[str, Service] = {
 }
 
 
+__all__ = ["SERVICES", "Service", "service_for"]
+
+
 def service_for(kind: str) -> Service:
     return SERVICES[kind]

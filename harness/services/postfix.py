@@ -38,6 +38,3 @@ class PostfixService(Service):
 
 def _quoted(items: list[str]) -> str:
     return " ".join("'" + item.replace("'", "'\\''") + "'" for item in items)
-
-
-

@@ -24,9 +24,13 @@ class SendmailService(Service):
         assert node.sendmail is not None
         if node.sendmail.cf:
             text = container.read_file(render_sendmail.CF_PATH)
-            container.put_files([(render_sendmail.CF_PATH, render_sendmail.apply_cf_lines(text, node.sendmail.cf), 0o644)])
+            container.put_files(
+                [(render_sendmail.CF_PATH, render_sendmail.apply_cf_lines(text, node.sendmail.cf), 0o644)]
+            )
         check = container.exec(["sh", "-c", "echo '$Z' | /usr/sbin/sendmail -bt -d0.1 2>&1 </dev/null"])
-        problems = [line for line in check.output.splitlines() if "line " in line and ":" in line and "sendmail.cf" in line]
+        problems = [
+            line for line in check.output.splitlines() if "line " in line and ":" in line and "sendmail.cf" in line
+        ]
         if problems:
             raise ConfigRejected(f"{node.name}: sendmail rejects the rendered sendmail.cf:\n" + "\n".join(problems))
 

@@ -50,7 +50,10 @@ class SinkService(Service):
         container.exec(["sh", "-c", f": > {render_sink.CAPTURES}"])
 
     def version(self, container: NodeContainer) -> str:
-        return "aiosmtpd " + container.exec(["python3", "-c", "import aiosmtpd; print(aiosmtpd.__version__)"]).output.strip()
+        return (
+            "aiosmtpd "
+            + container.exec(["python3", "-c", "import aiosmtpd; print(aiosmtpd.__version__)"]).output.strip()
+        )
 
 
 class ClientService(SinkService):

@@ -26,7 +26,9 @@ def _labelled_objects(scenario: str) -> list[str]:
 def scenario_copy(tmp_path: Path) -> Callable[..., Path]:
     """Write a variant of a scenario under a unique name (so its objects can be told apart)."""
 
-    def make(source: str = "smoke", subnet_from: str = "10.201.0.", subnet_to: str = "10.209.0.", extra: str = "") -> Path:
+    def make(
+        source: str = "smoke", subnet_from: str = "10.201.0.", subnet_to: str = "10.209.0.", extra: str = ""
+    ) -> Path:
         text = (ROOT / "scenarios" / f"{source}.yaml").read_text()
         name = f"t-{uuid.uuid4().hex[:8]}"
         text = text.replace(f"name: {source}\n", f"name: {name}\n").replace(subnet_from, subnet_to)

@@ -56,7 +56,9 @@ def _cli(path: Path) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_objects(labelled_objects: Callable[[str], list[str]], name: str, proc: subprocess.Popen[str], timeout: float = 120) -> list[str]:
+def _wait_for_objects(
+    labelled_objects: Callable[[str], list[str]], name: str, proc: subprocess.Popen[str], timeout: float = 120
+) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = labelled_objects(name)
@@ -69,14 +71,18 @@ def _wait_for_objects(labelled_objects: Callable[[str], list[str]], name: str, p
     raise AssertionError(f"no container of {name} appeared within {timeout} s")
 
 
-def test_nothing_remains_after_a_passing_run(scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]) -> None:
+def test_nothing_remains_after_a_passing_run(
+    scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]
+) -> None:
     scenario = load_scenario(scenario_copy())
     result = run_scenario(scenario, "bookworm")
     assert result.passed, result.report()
     assert labelled_objects(scenario.name) == []
 
 
-def test_nothing_remains_after_a_failing_run(scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]) -> None:
+def test_nothing_remains_after_a_failing_run(
+    scenario_copy: Callable[..., Path], labelled_objects: Callable[[str], list[str]]
+) -> None:
     scenario = load_scenario(scenario_copy(extra=FAILING_STEP))
     result = run_scenario(scenario, "bookworm")
     assert not result.passed
@@ -86,7 +92,11 @@ def test_nothing_remains_after_a_failing_run(scenario_copy: Callable[..., Path],
     assert labelled_objects(scenario.name) == []
 
 
-def test_nothing_remains_after_sigint_during_start(scenario_copy: Callable[..., Path], cli: Callable[[Path], subprocess.Popen[str]], labelled_objects: Callable[[str], list[str]]) -> None:
+def test_nothing_remains_after_sigint_during_start(
+    scenario_copy: Callable[..., Path],
+    cli: Callable[[Path], subprocess.Popen[str]],
+    labelled_objects: Callable[[str], list[str]],
+) -> None:
     path = scenario_copy()
     name = path.stem
     proc = cli(path)
@@ -97,7 +107,11 @@ def test_nothing_remains_after_sigint_during_start(scenario_copy: Callable[..., 
     assert labelled_objects(name) == []
 
 
-def test_a_killed_run_is_reaped_at_the_next_start(scenario_copy: Callable[..., Path], cli: Callable[[Path], subprocess.Popen[str]], labelled_objects: Callable[[str], list[str]]) -> None:
+def test_a_killed_run_is_reaped_at_the_next_start(
+    scenario_copy: Callable[..., Path],
+    cli: Callable[[Path], subprocess.Popen[str]],
+    labelled_objects: Callable[[str], list[str]],
+) -> None:
     path = scenario_copy()
     name = path.stem
     proc = cli(path)
@@ -111,8 +125,12 @@ def test_a_killed_run_is_reaped_at_the_next_start(scenario_copy: Callable[..., P
 
 def test_an_invalid_scenario_starts_nothing(tmp_path: Path, labelled_objects: Callable[[str], list[str]]) -> None:
     path = tmp_path / "t-invalid.yaml"
-    path.write_text("networks: {net: {subnet: 10.209.0.0/24}}\nnodes:\n  a: {kind: postfix, hostname: a.example.test, networks: {net: 10.208.0.5}}\n")
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path)], capture_output=True, text=True, check=False)
+    path.write_text(
+        "networks: {net: {subnet: 10.209.0.0/24}}\nnodes:\n  a: {kind: postfix, hostname: a.example.test, networks: {net: 10.208.0.5}}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(path)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 2
     assert f"{path}:3: nodes.a.networks.net: 10.208.0.5 is not inside network 'net' (10.209.0.0/24)" in proc.stderr
     assert labelled_objects("t-invalid") == []

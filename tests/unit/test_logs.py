@@ -337,4 +337,9 @@ def test_postfix_expiry_is_a_delivery_event() -> None:
 
     line = "Nov 22 22:20:01 secondary postfix/qmgr[812]: 4B1C21E2A3F: from=<carol@sender.test>, status=expired, returned to sender"
     [event] = deliveries(parse_lines(line))
-    assert (event.qid, event.status, event.reason, event.recipients) == ("4B1C21E2A3F", EXPIRED, "returned to sender", ())
+    assert (event.qid, event.status, event.reason, event.recipients) == (
+        "4B1C21E2A3F",
+        EXPIRED,
+        "returned to sender",
+        (),
+    )

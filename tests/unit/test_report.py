@@ -18,8 +18,26 @@ def _result(suite: str, detail: str, status: str = "passed") -> dict[str, Any]:
         "passed": status == "passed",
         "error": "",
         "steps": [
-            {"index": 0, "action": "send", "title": "send(id=m1)", "line": 5, "status": "done", "detail": "", "seconds": 0.1, "expectation": False},
-            {"index": 1, "action": "expect_delivery", "title": "expect_delivery(at=sm)", "line": 6, "status": status, "detail": detail, "seconds": 0.1, "expectation": True},
+            {
+                "index": 0,
+                "action": "send",
+                "title": "send(id=m1)",
+                "line": 5,
+                "status": "done",
+                "detail": "",
+                "seconds": 0.1,
+                "expectation": False,
+            },
+            {
+                "index": 1,
+                "action": "expect_delivery",
+                "title": "expect_delivery(at=sm)",
+                "line": 6,
+                "status": status,
+                "detail": detail,
+                "seconds": 0.1,
+                "expectation": True,
+            },
         ],
     }
 
@@ -29,7 +47,10 @@ BOOKWORM = "Nov 23 01:02:03 sm mail.info sendmail[999]: 6AN1230B000999: to=dave@
 
 
 def test_normalise_removes_what_changes_between_runs() -> None:
-    assert normalise(BULLSEYE) == "sendmail: QID: to=dave@remote.test, mailer=esmtp, relay=mx.remote.test. [10.209.0.30], dsn=4.0.0, stat=Deferred"
+    assert (
+        normalise(BULLSEYE)
+        == "sendmail: QID: to=dave@remote.test, mailer=esmtp, relay=mx.remote.test. [10.209.0.30], dsn=4.0.0, stat=Deferred"
+    )
     assert normalise("captured <m1.cd2744fd.1c445c6b2912@mta-harness.test> at mx") == "captured <m1> at mx"
     assert normalise("") == ""
 

@@ -14,7 +14,7 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 def test_scenario_names_are_unique_and_match_their_files() -> None:
     names = [load_scenario(path).name for path in SCENARIOS]
     assert len(names) == len(set(names))
-    for path, name in zip(SCENARIOS, names):
+    for path, name in zip(SCENARIOS, names, strict=True):
         assert name == path.stem, f"{path.name} is named {name}"
 
 

@@ -32,7 +32,9 @@ def test_workflow_passes_actionlint(actionlint: list[str], workflow: Path) -> No
 
 def test_actionlint_finds_a_broken_workflow(actionlint: list[str], tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n")
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n"
+    )
     result = subprocess.run([*actionlint, str(broken)], capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert 'property "nope" is not defined' in result.stdout
