@@ -187,6 +187,7 @@ def _send(topo: Topology, a: dict[str, Any]) -> str:
         port=a.get("port", 25),
         helo=a.get("helo"),
         auth=a.get("auth"),
+        starttls=a.get("starttls", False),
         subject=a.get("subject"),
         body=a.get("body"),
         headers=a.get("headers"),
@@ -257,11 +258,14 @@ def _expect_captured(topo: Topology, a: dict[str, Any]) -> str:
             problems.append(f"authenticated as {capture.get('auth_user')!r}, not {a['auth_user']!r}")
         if "auth_mechanism" in a and capture.get("auth_mechanism") != a["auth_mechanism"]:
             problems.append(f"mechanism {capture.get('auth_mechanism')!r}, not {a['auth_mechanism']!r}")
+        if "tls" in a and bool(capture.get("tls")) != a["tls"]:
+            problems.append("the session was " + ("" if capture.get("tls") else "not ") + "encrypted")
         if problems:
             raise ExpectationFailed(f"{a['at']} captured '{a['message']}', but: " + "; ".join(problems))
     first = captures[0]
     peer = next((n.name for n in topo.scenario.nodes if first["peer"] in topo.address_of(n.name)), first["peer"])
     auth = f" auth={first['auth_user']}/{first['auth_mechanism']}" if first.get("auth_user") else ""
+    auth += " tls" if first.get("tls") else ""
     return f"captured at {a['at']} from {peer} <{first['mail_from']}> -> {', '.join(first['rcpt_to'])}{auth}"
 
 

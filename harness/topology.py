@@ -366,7 +366,10 @@ class Topology:
 
     def _start_node(self, handle: NodeHandle) -> None:
         assert handle.config is not None
-        handle.container.put_files([("/etc/harness/start.sh", handle.config.start, 0o755)])
+        # One archive, the marker last: the entry script starts the node once the marker exists.
+        handle.container.put_files(
+            [("/etc/harness/start.sh", handle.config.start, 0o755), ("/etc/harness/start.ready", "", 0o644)]
+        )
         self._wait_node(handle)
 
     def _wait_node(self, handle: NodeHandle) -> None:
@@ -386,6 +389,7 @@ class Topology:
         port: int = 25,
         helo: str | None = None,
         auth: dict[str, str] | None = None,
+        starttls: bool = False,
         subject: str | None = None,
         body: str | None = None,
         headers: dict[str, str] | None = None,
@@ -408,6 +412,7 @@ class Topology:
                 "rcpt_to": to,
                 "message": message.base64(),
                 "auth": auth,
+                "starttls": starttls,
                 "timeout": 30,
             }
             handle.container.put_files([(f"/tmp/harness-{name}.json", json.dumps(request), 0o644)])

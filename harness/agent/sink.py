@@ -22,6 +22,7 @@ import email.policy
 import json
 import os
 import re
+import ssl
 import sys
 import time
 import warnings
@@ -126,6 +127,7 @@ class CaptureHandler:
             "helo": session.host_name,
             "auth_user": auth.login.decode("utf-8", "replace") if auth else None,
             "auth_mechanism": self.session_mechanisms.get(id(session)) if auth else None,
+            "tls": getattr(session, "ssl", None) is not None,
             "mail_from": envelope.mail_from,
             "rcpt_to": list(envelope.rcpt_tos),
             "message_id": message_id,
@@ -176,13 +178,20 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
         # auth_data becomes session.auth_data: without it the capture cannot name the user.
         return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
+    tls_context = None
+    if config.get("starttls"):
+        tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_context.load_cert_chain(config["starttls"]["cert"], config["starttls"]["key"])
+
     def factory() -> SMTP:
         kwargs: dict[str, Any] = {"hostname": config["hostname"], "ident": "mta-harness capture sink"}
+        if config.get("starttls"):
+            kwargs["tls_context"] = tls_context
         if auth:
             kwargs.update(
                 authenticator=authenticator,
                 auth_required=bool(auth.get("required", True)),
-                auth_require_tls=False,
+                auth_require_tls=bool(auth.get("require_tls", False)),
                 auth_exclude_mechanism=[
                     m for m in ALL_MECHANISMS if m not in auth.get("mechanisms", ["PLAIN", "LOGIN"])
                 ],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import smtplib
+import ssl
 import sys
 from typing import Any
 
@@ -42,6 +43,22 @@ def send(request: dict[str, Any]) -> dict[str, Any]:
         note("helo", code, reply, request["helo"])
         if code != 250:
             return {"transcript": transcript, "error": None}
+        if request.get("starttls"):
+            # A test client: the sink's certificate is self-signed, so it is not verified.
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            client._host = request["host"]  # type: ignore[attr-defined]  # smtplib takes the TLS server name from here
+            try:
+                code, reply = client.starttls(context=context)
+            except smtplib.SMTPNotSupportedError:
+                note("starttls", 0, "STARTTLS not offered")
+                return {"transcript": transcript, "error": None}
+            note("starttls", code, reply)
+            if code != 220:
+                return {"transcript": transcript, "error": None}
+            code, reply = client.ehlo(request["helo"])
+            note("helo", code, reply, request["helo"])
         auth = request.get("auth")
         if auth:
             mechanism = auth.get("mechanism", "PLAIN")

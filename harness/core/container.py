@@ -11,6 +11,7 @@ import io
 import logging
 import tarfile
 import time
+from pathlib import Path
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,7 +22,6 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from harness.core import engine
-from harness.core.images import IMAGES_DIR
 from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ def configure_testcontainers() -> None:
         testcontainers_config.ryuk_disabled = False
     except docker.errors.ImageNotFound:
         testcontainers_config.ryuk_disabled = True
+
+
+ENTRY_SCRIPT = Path(__file__).with_name("entry.sh")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class NodeContainer:
                 labels=labels,
                 init=True,
                 # The harness's own main process, whatever the image (user-supplied images too).
-                entrypoint=["/bin/sh", "-c", (IMAGES_DIR / "common" / "entry.sh").read_text()],
+                entrypoint=["/bin/sh", "-c", ENTRY_SCRIPT.read_text()],
                 cap_add=["NET_ADMIN"],  # to drop the default route Docker adds on internal networks
                 network=first_net,
                 networking_config={first_net: EndpointConfig(api_version, ipv4_address=first_ip)},

@@ -56,10 +56,9 @@ class ImageSpec:
         if not (self.folder / "Dockerfile").is_file():
             raise ImageBuildError(f"no Dockerfile for kind '{self.kind}' at {self.folder}/Dockerfile")
         files: list[tuple[str, bytes]] = []
-        for base, prefix in ((IMAGES_DIR / "common", ""), (self.folder, "")):
-            for path in sorted(base.rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    files.append((prefix + str(path.relative_to(base)), path.read_bytes()))
+        for path in sorted(self.folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                files.append((str(path.relative_to(self.folder)), path.read_bytes()))
         if self.kind == "sink":
             for path in sorted(AGENT_DIR.glob("*.py")):
                 files.append((f"agent/{path.name}", path.read_bytes()))

@@ -54,7 +54,7 @@ SENDMAIL_KEYS = (
     "queue_interval",
     "listen",
 )
-SINK_KEYS = ("ports", "auth", "replies")
+SINK_KEYS = ("ports", "auth", "replies", "starttls")
 DNS_KEYS = ("server", "zones", "behaviours", "host_records")
 DNS_BEHAVIOURS = ("nxdomain", "nodata", "servfail", "drop")
 RECORD_TYPES = ("A", "AAAA", "MX", "CNAME", "PTR", "TXT", "NS", "SRV")
@@ -440,7 +440,7 @@ class _Loader:
         auth = None
         if raw.get("auth") is not None:
             ap = (*path, "auth")
-            a = self.mapping(ap, ("required", "mechanisms", "users"), "sink auth")
+            a = self.mapping(ap, ("required", "mechanisms", "users", "require_tls"), "sink auth")
             mechanisms = self.optional(a, ap, "mechanisms", lambda p: self.strings(p, "mechanisms"), ("PLAIN", "LOGIN"))
             for i, mech in enumerate(mechanisms):
                 if mech not in ("PLAIN", "LOGIN"):
@@ -449,6 +449,7 @@ class _Loader:
                 required=self.optional(a, ap, "required", lambda p: self.boolean(p, "required"), True),
                 mechanisms=mechanisms,
                 users=self.optional(a, ap, "users", lambda p: self.pairs(p, "users"), ()),
+                require_tls=self.optional(a, ap, "require_tls", lambda p: self.boolean(p, "require_tls"), False),
             )
             if not auth.users:
                 self.src.fail(ap, "sink auth needs at least one user", "add 'users: {account: password}'")
@@ -476,7 +477,14 @@ class _Loader:
                 self.regex((*p, "match"), match)
                 text = self.optional(r, p, "text", lambda q: self.string(q, "text"), "Injected reply")
                 replies.append(SinkReply(command, code, text, match))  # type: ignore[arg-type]
-        return SinkConfig(ports=ports, auth=auth, replies=tuple(replies))
+        starttls = self.optional(raw, path, "starttls", lambda p: self.boolean(p, "starttls"), False)
+        if auth is not None and auth.require_tls and not starttls:
+            self.src.fail(
+                (*path, "auth", "require_tls"),
+                "AUTH after STARTTLS needs the sink to offer STARTTLS",
+                "add 'starttls: true'",
+            )
+        return SinkConfig(ports=ports, auth=auth, replies=tuple(replies), starttls=starttls)
 
     def regex(self, path: PathT, pattern: str) -> None:
         try:
@@ -654,7 +662,7 @@ class _Loader:
             if "server" not in values and "server_ip" not in values:
                 self.src.fail(path, f"an SMTP send from '{source.name}' needs 'server:' (the node to connect to)")
         else:
-            for key in ("server", "server_ip", "port", "helo", "auth"):
+            for key in ("server", "server_ip", "port", "helo", "auth", "starttls"):
                 if key in values:
                     self.src.fail(
                         at(key),

@@ -68,6 +68,7 @@ class SinkAuth:
     required: bool = True
     mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
     users: tuple[tuple[str, str], ...] = ()
+    require_tls: bool = False  # offer AUTH only after STARTTLS
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class SinkConfig:
     ports: tuple[int, ...] = (25,)
     auth: SinkAuth | None = None
     replies: tuple[SinkReply, ...] = ()
+    starttls: bool = False  # offer STARTTLS with a self-signed certificate made at start
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class Action:
         return None
 
 
-STAGES = ("connect", "helo", "mail", "rcpt", "data")
+STAGES = ("connect", "helo", "starttls", "auth", "mail", "rcpt", "data")
 STATUSES = ("sent", "deferred", "bounced", "expired")
 
 _WITHIN = Key("within", "seconds", "how long to wait for it to become true (default 30)")
@@ -56,6 +56,7 @@ ACTIONS: tuple[Action, ...] = (
             Key("server_ip", "ip", "SMTP sessions: connect to this topology address instead"),
             Key("port", "int", "SMTP sessions: the port (default 25)"),
             Key("helo", "str", "SMTP sessions: the EHLO name (default the client's hostname)"),
+            Key("starttls", "bool", "SMTP sessions: issue STARTTLS after EHLO (certificate not verified)"),
             Key("auth", "auth", "SMTP sessions: {user, password, mechanism} to authenticate"),
             Key("subject", "str", "Subject header"),
             Key("body", "str", "message body"),
@@ -91,6 +92,7 @@ ACTIONS: tuple[Action, ...] = (
             Key("peer", "node", "the node the sink's client was (by address)"),
             Key("auth_user", "str", "the identity the client authenticated as"),
             Key("auth_mechanism", "str", "the SASL mechanism the client used"),
+            Key("tls", "bool", "whether the session was encrypted with STARTTLS"),
             Key("count", "int", "how many captures of the message (default 1)"),
             _WITHIN,
         ),

@@ -189,7 +189,12 @@ def test_sink_json_carries_auth_and_replies() -> None:
 
     config = json.loads(golden("every-key", "mx", "etc/harness/sink.json"))
     assert config["ports"] == [25, 587]
-    assert config["auth"] == {"required": False, "mechanisms": ["PLAIN"], "users": {"relayuser": "secret"}}
+    assert config["auth"] == {
+        "required": False,
+        "mechanisms": ["PLAIN"],
+        "users": {"relayuser": "secret"},
+        "require_tls": False,
+    }
     assert config["replies"][0] == {"command": "rcpt", "code": 450, "text": "4.2.0 greylisted", "match": "greylist@"}
     assert config["replies"][1]["command"] == "data" and config["replies"][1]["code"] == 552
     assert json.loads(golden("smoke", "mx", "etc/harness/sink.json"))["auth"] is None

@@ -83,7 +83,11 @@ class SinkFactory:
         self.stops: list[Any] = []
 
     def __call__(
-        self, *, replies: list[dict[str, Any]] | None = None, auth: dict[str, Any] | None = None
+        self,
+        *,
+        replies: list[dict[str, Any]] | None = None,
+        auth: dict[str, Any] | None = None,
+        starttls: dict[str, str] | None = None,
     ) -> RunningSink:
         port = free_port()
         folder = self.tmp_path / f"sink-{port}"
@@ -96,6 +100,7 @@ class SinkFactory:
             "log": str(sink.log),
             "auth": auth,
             "replies": replies or [],
+            "starttls": starttls,
         }
         loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -145,7 +150,11 @@ def start_sink(tmp_path: Path) -> Iterator[SinkFactory]:
 
 
 def send_mail(
-    sink: RunningSink, rcpt_to: list[str] | None = None, auth: dict[str, str] | None = None, message: bytes = MESSAGE
+    sink: RunningSink,
+    rcpt_to: list[str] | None = None,
+    auth: dict[str, str] | None = None,
+    message: bytes = MESSAGE,
+    starttls: bool = False,
 ) -> dict[str, Any]:
     """Send one message to the sink with the agent's SMTP client; its transcript and error."""
     request = {
@@ -156,6 +165,7 @@ def send_mail(
         "rcpt_to": rcpt_to or ["bob@remote.test"],
         "message": base64.b64encode(message).decode("ascii"),
         "auth": auth,
+        "starttls": starttls,
         "timeout": 5,
     }
     return smtp_send.send(request)
@@ -535,3 +545,66 @@ def test_dns_query_main_prints_json(on_port: Any, capsys: pytest.CaptureFixture[
     finally:
         responder.close()
     assert json.loads(capsys.readouterr().out) == {"rcode": "NOERROR", "answer": ["10.231.0.30"], "error": None}
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A self-signed certificate made as the sink's start script makes it."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "sink.crt", folder / "sink.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=mx.remote.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return {"cert": str(cert), "key": str(key)}
+
+
+def test_starttls_encrypts_the_session_and_the_capture_says_so(
+    start_sink: SinkFactory, certificate: dict[str, str]
+) -> None:
+    sink = start_sink(starttls=certificate)
+    result = send_mail(sink, starttls=True)
+    stages = [(step["stage"], step["code"]) for step in result["transcript"]]
+    assert ("starttls", S220_READY) in stages
+    assert stages[-1] == ("data", S250_OK)
+    assert [c["tls"] for c in sink.get_captures()] == [True]
+    plain = send_mail(sink)
+    assert plain["transcript"][-1]["code"] == S250_OK
+    assert [c["tls"] for c in sink.get_captures()] == [True, False]
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_auth_that_requires_tls_is_refused_in_the_clear_and_works_after_starttls(
+    start_sink: SinkFactory, certificate: dict[str, str]
+) -> None:
+    auth = {"required": True, "mechanisms": ["PLAIN"], "users": {"account": "password"}, "require_tls": True}
+    sink = start_sink(starttls=certificate, auth=auth)
+    credentials = {"user": "account", "password": "password", "mechanism": "PLAIN"}
+    clear = send_mail(sink, auth=credentials)
+    assert clear["transcript"][-1]["stage"] == "auth"
+    assert clear["transcript"][-1]["code"] != S235_AUTH_OK
+    encrypted = send_mail(sink, auth=credentials, starttls=True)
+    assert ("auth", S235_AUTH_OK) in [(s["stage"], s["code"]) for s in encrypted["transcript"]]
+    [capture] = sink.get_captures()
+    assert (capture["tls"], capture["auth_user"], capture["auth_mechanism"]) == (True, "account", "PLAIN")
