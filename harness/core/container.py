@@ -11,9 +11,9 @@ import io
 import logging
 import tarfile
 import time
-from pathlib import Path
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker.errors
 from docker.models.containers import Container
