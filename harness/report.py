@@ -26,7 +26,7 @@ RESULTS_DIR = Path("reports/results")
 def result_to_json(result: RunResult) -> dict[str, Any]:
     return {
         "scenario": result.scenario.name,
-        "file": result.scenario.file,
+        "file": _display_path(result.scenario.file),
         "description": result.scenario.description,
         "suite": result.suite,
         "versions": result.versions,
@@ -48,6 +48,15 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
     }
 
 
+def _display_path(file: str) -> str:
+    """Scenario paths relative to the working folder, so reports read the same everywhere."""
+    path = Path(file)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return file
+
+
 def write_result(result: RunResult, directory: Path = RESULTS_DIR) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{result.scenario.name}--{result.suite}.json"
@@ -62,6 +71,9 @@ def load_results(directory: Path = RESULTS_DIR) -> list[dict[str, Any]]:
 _NOISE = (
     (re.compile(r"<([\w.-]+?)\.[0-9a-f]{8}\.[0-9a-f]{12}@mta-harness\.test>"), r"<\1>"),  # our Message-IDs
     (re.compile(r"^\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ (?:mail\.\w+ )?"), ""),  # syslog stamp and host
+    (re.compile(r"^\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d\.\d{3} "), ""),  # BIND's stamp
+    (re.compile(r"@0x[0-9a-f]+ "), ""),  # BIND's client object
+    (re.compile(r"#\d+\b"), "#PORT"),  # BIND's client port
     (re.compile(r"\[\d+\]:"), ":"),  # pids
     (re.compile(r"\b[0-9A-F]{9,12}\b|\b[0-9A-Za-z]{14}\b"), "QID"),  # Postfix / sendmail queue ids
     (re.compile(r"\b(x?delay|delays|pri|size)=[^,]+, "), ""),

@@ -410,7 +410,7 @@ def _expect_dns(topo: Topology, a: dict[str, Any]) -> str:
         raise ExpectationFailed(
             f"DNS {a.get('type', 'A')} {a['name']}: answer {answer['answer']}, expected {a['answer']}"
         )
-    return f"{answer['rcode']} {answer['answer']}"
+    return f"{answer['rcode']} {sorted(answer['answer'])}"
 
 
 def dns_query(topo: Topology, name: str, rtype: str) -> dict[str, Any]:
