@@ -143,19 +143,22 @@ def bootstrap_base(suite: str, name: str) -> None:
         _progress(f"bootstrapped {name} in {time.monotonic() - started:.0f} s")
 
 
-def ensure_image(kind: str, suite: str) -> str:
-    """The tag of the image for ``kind`` on ``suite``, building it if it is missing."""
+def ensure_image(kind: str, suite: str, rebuild: bool = False) -> str:
+    """The tag of the image for ``kind`` on ``suite``, building it if it is missing.
+
+    ``rebuild`` builds it again without the engine's layer cache (a cold build).
+    """
     spec = ImageSpec(kind, suite)
     with _build_lock():
         base = resolve_base(suite)
         tag = spec.tag(base)
-        if _image_exists(tag):
+        if _image_exists(tag) and not rebuild:
             return tag
-        _build(spec, base, tag)
+        _build(spec, base, tag, no_cache=rebuild)
         return tag
 
 
-def _build(spec: ImageSpec, base: str, tag: str) -> None:
+def _build(spec: ImageSpec, base: str, tag: str, no_cache: bool = False) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, content in spec.context_files():
@@ -176,6 +179,7 @@ def _build(spec: ImageSpec, base: str, tag: str) -> None:
         labels={engine.LABEL_KIND: spec.kind, f"{engine.LABEL_PREFIX}.suite": spec.suite},
         rm=True,
         forcerm=True,
+        nocache=no_cache,
         decode=True,
     )
     for chunk in stream:
