@@ -116,7 +116,7 @@ def check_relay(
     domain the server accepts mail for, to probe what it forwards).
     """
     target = topology.scenario.node(server)
-    server_ip = topology._address_of(server, seen_from=topology.scenario.node(client))
+    server_ip = topology.address_seen_from(server, seen_from=topology.scenario.node(client))
     run = f"relay-{int(time.time() * 1000) % 100000}"
     results: list[FormResult] = []
     message_ids: dict[str, FormResult] = {}

@@ -403,7 +403,7 @@ class Topology:
             if server_ip is None:
                 if server is None:
                     raise StepError(f"an SMTP send from {source} needs a server")
-                server_ip = self._address_of(server, seen_from=handle.node)
+                server_ip = self.address_seen_from(server, seen_from=handle.node)
             request = {
                 "host": server_ip,
                 "port": port,
@@ -444,7 +444,8 @@ class Topology:
         self.sent[name] = sent
         return sent
 
-    def _address_of(self, node_name: str, seen_from: Node) -> str:
+    def address_seen_from(self, node_name: str, seen_from: Node) -> str:
+        """The address of ``node_name`` on a network it shares with ``seen_from``."""
         target = self.scenario.node(node_name)
         shared = {a.network for a in seen_from.attachments}
         for attachment in target.attachments:
