@@ -469,5 +469,11 @@ class Topology:
 
 
 def _tail(handle: NodeHandle, lines: int = 30) -> str:
-    text = handle.log_text() or handle.container.logs()
-    return "\n".join(text.splitlines()[-lines:])
+    """The end of the node's service log and of its main process's output (either may be empty)."""
+    service = handle.log_text().splitlines()[-lines:]
+    main = handle.container.logs().splitlines()[-lines:]
+    start = handle.container.exec(["cat", "/etc/harness/start.sh"]).output.strip()
+    parts = [f"[{handle.service.log_path or 'service log'}]", *(service or ["(empty)"])]
+    parts += ["[main process output]", *(main or ["(empty)"])]
+    parts += ["[/etc/harness/start.sh]", start or "(empty)"]
+    return "\n".join(parts)

@@ -9,6 +9,7 @@ from harness.scenario.model import Node, Scenario
 
 MASTER_APPEND = "/etc/harness/master.cf.append"
 POSTMAP_TYPES = ("hash", "btree")
+DEFAULT_ALIASES = (("postmaster", "root"), ("mailer-daemon", "postmaster"))
 SASL_PLUGIN_GLOB = "/usr/lib/*/sasl2/libplain.so* /usr/lib/*/sasl2/liblogin.so*"
 
 
@@ -39,6 +40,10 @@ def render(scenario: Scenario, node: Node) -> NodeConfig:
         files.append((table.path, table.content, 0o640 if "sasl" in table.path else 0o644))
         if table.type in POSTMAP_TYPES:
             setup.append(Command(f"postmap {table.type}:{table.path}", ("postmap", f"{table.type}:{table.path}")))
+    if config.aliases:
+        entries = dict(DEFAULT_ALIASES)
+        entries.update(dict(config.aliases))
+        files.append(("/etc/aliases", "".join(f"{name}: {target}\n" for name, target in entries.items()), 0o644))
     setup.append(Command("newaliases", ("newaliases",)))
     if config.remove_sasl_plugins:
         setup.append(Command("remove the SASL PLAIN/LOGIN plugins", ("sh", "-c", f"rm -f {SASL_PLUGIN_GLOB}")))

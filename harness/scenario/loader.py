@@ -40,7 +40,7 @@ D = TypeVar("D")
 
 TOP_KEYS = ("name", "description", "seed", "suites", "tags", "networks", "nodes", "dns", "steps")
 NODE_KEYS = ("kind", "hostname", "networks", "users", "image", "postfix", "sendmail", "sink")
-POSTFIX_KEYS = ("main", "master", "maps", "remove_sasl_plugins")
+POSTFIX_KEYS = ("main", "master", "maps", "aliases", "remove_sasl_plugins")
 SENDMAIL_KEYS = (
     "defines",
     "features",
@@ -362,6 +362,7 @@ class _Loader:
             maps=self.optional(
                 raw, path, "maps", lambda p: self.maps(p, ("hash", "btree", "cidr", "regexp", "texthash", "none")), ()
             ),
+            aliases=self.optional(raw, path, "aliases", lambda p: self.pairs(p, "postfix.aliases"), ()),
             remove_sasl_plugins=self.optional(
                 raw, path, "remove_sasl_plugins", lambda p: self.boolean(p, "remove_sasl_plugins"), False
             ),

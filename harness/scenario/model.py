@@ -45,6 +45,7 @@ class PostfixConfig:
     main: tuple[tuple[str, str], ...] = ()
     master: tuple[str, ...] = ()  # whole master.cf lines, appended
     maps: tuple[MapFile, ...] = ()
+    aliases: tuple[tuple[str, str], ...] = ()  # /etc/aliases entries (postmaster kept)
     remove_sasl_plugins: bool = False
 
 

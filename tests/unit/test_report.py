@@ -80,4 +80,7 @@ def test_results_are_read_back(tmp_path: Path) -> None:
 
 def test_bind_query_log_lines_lose_their_stamp_client_and_port() -> None:
     line = "22-Nov-2026 22:30:08.278 queries: client @0x7f4012b6b898 10.203.4.12#50171 (relay.upstream.test): query: relay.upstream.test IN MX + (10.203.4.53)"
-    assert normalise(line) == "queries: client 10.203.4.12#PORT (relay.upstream.test): query: relay.upstream.test IN MX + (10.203.4.53)"
+    assert (
+        normalise(line)
+        == "queries: client 10.203.4.12#PORT (relay.upstream.test): query: relay.upstream.test IN MX + (10.203.4.53)"
+    )
