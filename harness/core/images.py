@@ -138,8 +138,7 @@ def bootstrap_base(suite: str, name: str) -> None:
         )
         if proc.returncode != 0:
             raise ImageBuildError(f"mmdebstrap {suite} failed:\n{proc.stderr[-3000:]}")
-        with open(tarball, "rb") as fh:
-            engine.client().images.import_image(fh, repository=BOOTSTRAP_REPOSITORY, tag=suite)
+        engine.client().api.import_image_from_file(str(tarball), repository=BOOTSTRAP_REPOSITORY, tag=suite)
         _progress(f"bootstrapped {name} in {time.monotonic() - started:.0f} s")
 
 
