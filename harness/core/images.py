@@ -138,7 +138,8 @@ def bootstrap_base(suite: str, name: str) -> None:
         )
         if proc.returncode != 0:
             raise ImageBuildError(f"mmdebstrap {suite} failed:\n{proc.stderr[-3000:]}")
-        engine.client().api.import_image_from_file(str(tarball), repository=BOOTSTRAP_REPOSITORY, tag=suite)
+        repository, _, tag = name.rpartition(":")
+        engine.client().api.import_image_from_file(str(tarball), repository=repository, tag=tag)
         _progress(f"bootstrapped {name} in {time.monotonic() - started:.0f} s")
 
 
