@@ -17,7 +17,9 @@ def _labelled_objects(scenario: str) -> list[str]:
     """Names of every container and network the harness made for a scenario."""
     client = engine.client()
     selector = {"label": f"{engine.LABEL_SCENARIO}={scenario}"}
-    containers = [c.name for c in client.containers.list(all=True, filters=selector)]
+    # sparse: no inspection of each container, which fails for one another run removes meanwhile
+    listed = client.containers.list(all=True, filters=selector, sparse=True)
+    containers = [c.attrs["Names"][0].lstrip("/") for c in listed]
     networks = [n.name for n in client.networks.list(filters=selector)]
     return containers + networks
 
