@@ -32,6 +32,9 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
         "versions": result.versions,
         "passed": result.passed,
         "error": result.error,
+        # On failure: per node, the log lines of each message, the queue, the captures and
+        # the SMTP transcripts (CI keeps these files as artifacts).
+        "diagnostics": result.diagnostics,
         "steps": [
             {
                 "index": r.index,
