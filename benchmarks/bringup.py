@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.core.images import ensure_image
 from harness.scenario.catalog import all_scenarios, find_scenario
 from harness.scenario.loader import load_scenario
+from harness.scenario.model import parse_suites
 from harness.services import SERVICES
 from harness.topology import Topology
 
@@ -66,9 +67,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("scenario", nargs="*", help="scenario names or files (default: all)")
     args = parser.parse_args()
-    suites: list[str] = []
-    for value in args.suite or ["bookworm"]:
-        suites += ["bullseye", "bookworm", "trixie"] if value == "all" else value.split(",")
+    suites = parse_suites(args.suite)
     paths = [find_scenario(s) for s in args.scenario] if args.scenario else all_scenarios()
     for suite in suites:
         time_images(suite, args.cold)

@@ -18,24 +18,16 @@ from harness.report import RESULTS_DIR, load_results, write_report, write_result
 from harness.runner import run_scenario
 from harness.scenario.catalog import DEFAULT_DIR, all_scenarios, find_scenario
 from harness.scenario.loader import load_scenario
-from harness.scenario.model import DEFAULT_SUITE, SUITES
+from harness.scenario.model import parse_suites
 from harness.services import SERVICES
 from harness.topology import Topology
 
 
-def _suites(values: list[str] | None) -> list[str]:
-    if not values:
-        return [DEFAULT_SUITE]
-    result: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            if part == "all":
-                result.extend(SUITES)
-            elif part in SUITES:
-                result.append(part)
-            else:
-                raise HarnessError(f"unknown suite '{part}' (choose from {', '.join(SUITES)} or all)")
-    return list(dict.fromkeys(result))
+def _suites(values: list[str] | None) -> tuple[str, ...]:
+    try:
+        return parse_suites(values)
+    except ValueError as exc:
+        raise HarnessError(str(exc)) from None
 
 
 def cmd_images_build(args: argparse.Namespace) -> int:

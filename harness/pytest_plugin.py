@@ -26,7 +26,7 @@ from harness.report import RESULTS_DIR, write_result
 from harness.runner import RunResult, run_scenario
 from harness.scenario.catalog import find_scenario
 from harness.scenario.loader import load_scenario
-from harness.scenario.model import DEFAULT_SUITE, SUITES, Scenario
+from harness.scenario.model import Scenario, parse_suites
 from harness.topology import Topology
 
 SCENARIO_DIR_NAME = "scenarios"
@@ -71,22 +71,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mta_scenarios_dir", "folder of scenario files for the fixtures", default=SCENARIO_DIR_NAME)
 
 
-def parse_suites(values: list[str]) -> tuple[str, ...]:
-    suites: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if part == "all":
-                suites.extend(SUITES)
-            elif part in SUITES:
-                suites.append(part)
-            else:
-                raise pytest.UsageError(f"unknown MTA suite '{part}' (choose from {', '.join(SUITES)} or all)")
-    return tuple(dict.fromkeys(suites)) or (DEFAULT_SUITE,)
-
-
 def resolve_config(config: pytest.Config) -> PluginConfig:
     raw = config.getoption("mta_suites") or (
         [os.environ["MTA_HARNESS_SUITES"]] if os.environ.get("MTA_HARNESS_SUITES") else None
@@ -98,7 +82,11 @@ def resolve_config(config: pytest.Config) -> PluginConfig:
         keep = os.environ.get("MTA_HARNESS_KEEP", "") in ("1", "true", "yes") or bool(config.getini("keep_topology"))
     scenarios_dir = Path(str(config.rootpath)) / str(config.getini("mta_scenarios_dir"))
     results = config.getoption("mta_results") or os.environ.get("MTA_HARNESS_RESULTS") or str(RESULTS_DIR)
-    return PluginConfig(parse_suites(raw), bool(keep), scenarios_dir, Path(str(config.rootpath)) / results)
+    try:
+        suites = parse_suites(raw)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return PluginConfig(suites, bool(keep), scenarios_dir, Path(str(config.rootpath)) / results)
 
 
 def _terminate(signum: int, frame: Any) -> None:

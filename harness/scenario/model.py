@@ -14,6 +14,22 @@ from typing import Any, Literal
 SUITES = ("bullseye", "bookworm", "trixie")
 DEFAULT_SUITE = "bookworm"
 
+
+def parse_suites(values: list[str] | None) -> tuple[str, ...]:
+    """Suites from command-line values: repeated and/or comma separated, 'all' for every
+    suite; the default suite when none is given. Raises ValueError naming an unknown one."""
+    suites: list[str] = []
+    for value in values or []:
+        for part in (p.strip() for p in value.split(",")):
+            if part == "all":
+                suites.extend(SUITES)
+            elif part in SUITES:
+                suites.append(part)
+            elif part:
+                raise ValueError(f"unknown MTA suite '{part}' (choose from {', '.join(SUITES)} or all)")
+    return tuple(dict.fromkeys(suites)) or (DEFAULT_SUITE,)
+
+
 NodeKind = Literal["postfix", "sendmail", "bind", "sink", "client"]
 MTA_KINDS = ("postfix", "sendmail")
 NODE_KINDS: tuple[str, ...] = ("postfix", "sendmail", "bind", "sink", "client")

@@ -38,3 +38,16 @@ def test_every_scenario_gets_a_group() -> None:
     items = [(p.stem, [str(n.subnet) for n in load_scenario(p).networks]) for p in SCENARIOS]
     groups = subnet_groups(items)
     assert set(groups) == {p.stem for p in SCENARIOS}
+
+
+def test_suites_are_parsed_the_same_for_the_cli_the_plugin_and_the_benchmark() -> None:
+    import pytest
+
+    from harness.scenario.model import parse_suites
+
+    assert parse_suites(None) == ("bookworm",)
+    assert parse_suites(["trixie,bullseye", "trixie"]) == ("trixie", "bullseye")
+    assert parse_suites(["all"]) == ("bullseye", "bookworm", "trixie")
+    assert parse_suites([" , "]) == ("bookworm",)
+    with pytest.raises(ValueError, match="unknown MTA suite 'buster'"):
+        parse_suites(["bookworm,buster"])
