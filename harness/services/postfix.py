@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from harness.core.container import NodeContainer
 from harness.core.waits import SmtpBannerWait, Wait
 from harness.observe.queue import QueueEntry, parse_postqueue_json
@@ -24,7 +26,8 @@ class PostfixService(Service):
         return "Postfix " + container.exec(["postconf", "-h", "mail_version"]).output.strip()
 
     def submit_command(self, mail_from: str, recipients: list[str], message_path: str) -> list[str]:
-        return ["sh", "-c", f"/usr/sbin/sendmail -i -f '{mail_from}' -- {_quoted(recipients)} < {message_path}"]
+        argv = ["/usr/sbin/sendmail", "-i", "-f", mail_from, "--", *recipients]
+        return ["sh", "-c", f"{shlex.join(argv)} < {shlex.quote(message_path)}"]
 
     def flush_command(self) -> list[str]:
         return ["postqueue", "-f"]
@@ -34,7 +37,3 @@ class PostfixService(Service):
 
     def queue(self, container: NodeContainer) -> list[QueueEntry]:
         return parse_postqueue_json(self.queue_text(container))
-
-
-def _quoted(items: list[str]) -> str:
-    return " ".join("'" + item.replace("'", "'\\''") + "'" for item in items)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from harness.core.container import NodeContainer
 from harness.core.waits import SmtpBannerWait, Wait
 from harness.errors import ConfigRejected
@@ -9,7 +11,6 @@ from harness.observe.queue import QueueEntry, parse_mailq
 from harness.render import sendmail as render_sendmail
 from harness.scenario.model import Node
 from harness.services.base import Service, first_match
-from harness.services.postfix import _quoted
 
 
 class SendmailService(Service):
@@ -42,7 +43,8 @@ class SendmailService(Service):
         return "sendmail " + first_match(r"Version (\S+)", output)
 
     def submit_command(self, mail_from: str, recipients: list[str], message_path: str) -> list[str]:
-        return ["sh", "-c", f"/usr/sbin/sendmail -Am -oi -f '{mail_from}' -- {_quoted(recipients)} < {message_path}"]
+        argv = ["/usr/sbin/sendmail", "-Am", "-oi", "-f", mail_from, "--", *recipients]
+        return ["sh", "-c", f"{shlex.join(argv)} < {shlex.quote(message_path)}"]
 
     def flush_command(self) -> list[str]:
         return ["/usr/sbin/sendmail", "-Am", "-q"]
