@@ -17,17 +17,17 @@ import time
 from pathlib import Path
 
 from harness.core.images import ensure_image
+from harness.kinds import image_kinds
 from harness.scenario.catalog import all_scenarios, find_scenario
 from harness.scenario.loader import load_scenario
 from harness.scenario.model import parse_suites
-from harness.services import SERVICES
 from harness.topology import Topology
 
 
 def time_images(suite: str, cold: bool) -> None:
-    kinds = sorted({(s.image_kind, s.image_suite(suite)) for s in SERVICES.values()})
     print(f"images on {suite}:")
-    for kind, image_suite in kinds:
+    for name, kind in sorted(image_kinds().items()):
+        image_suite = kind.image_suite(suite)
         if cold:
             started = time.monotonic()
             ensure_image(kind, image_suite, rebuild=True)
@@ -36,7 +36,7 @@ def time_images(suite: str, cold: bool) -> None:
         ensure_image(kind, image_suite)
         warm_s = time.monotonic() - started
         cold_text = f"cold {cold_s:6.1f} s  " if cold else ""
-        print(f"  {kind:<9} ({image_suite:<8}) {cold_text}warm {warm_s:5.2f} s")
+        print(f"  {name:<9} ({image_suite:<8}) {cold_text}warm {warm_s:5.2f} s")
 
 
 def time_bringup(paths: list[Path], suite: str, runs: int) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 from harness.core import engine
 from harness.core.images import ensure_image
 from harness.errors import HarnessError
+from harness.kinds import image_kinds
 from harness.relaycheck import check_relay
 from harness.report import RESULTS_DIR, load_results, write_report, write_result
 from harness.runner import run_scenario
 from harness.scenario.catalog import DEFAULT_DIR, all_scenarios, find_scenario
 from harness.scenario.loader import load_scenario
 from harness.scenario.model import parse_suites
-from harness.services import SERVICES
 from harness.topology import Topology
 
 
@@ -31,13 +31,13 @@ def _suites(values: list[str] | None) -> tuple[str, ...]:
 
 
 def cmd_images_build(args: argparse.Namespace) -> int:
-    kinds = args.kind or sorted({s.image_kind for s in SERVICES.values()})
+    images = image_kinds()
     for suite in _suites(args.suite):
-        for kind in kinds:
-            image_suite = next(s for s in SERVICES.values() if s.image_kind == kind).image_suite(suite)
+        for name in args.kind or sorted(images):
+            kind = images[name]
             started = time.monotonic()
-            tag = ensure_image(kind, image_suite)
-            print(f"{kind:<9} {suite:<9} {tag}  ({time.monotonic() - started:.1f} s)")
+            tag = ensure_image(kind, kind.image_suite(suite))
+            print(f"{name:<9} {suite:<9} {tag}  ({time.monotonic() - started:.1f} s)")
     return 0
 
 
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     images = sub.add_parser("images", help="node images").add_subparsers(dest="images_command", required=True)
     build = images.add_parser("build", help="build missing images (bootstrapping the base without a registry)")
     build.add_argument("--suite", action="append", help="bullseye, bookworm, trixie or all (default bookworm)")
-    build.add_argument("--kind", action="append", choices=sorted({s.image_kind for s in SERVICES.values()}))
+    build.add_argument("--kind", action="append", choices=sorted(image_kinds()))
     build.set_defaults(func=cmd_images_build)
 
     sub.add_parser("list", help="list the scenarios").set_defaults(func=cmd_list)

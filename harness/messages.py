@@ -15,6 +15,8 @@ class Message:
     name: str
     message_id: str
     raw: bytes
+    sender: str = ""  # the envelope: MAIL FROM
+    recipients: tuple[str, ...] = ()  # and RCPT TO
 
     def base64(self) -> str:
         return base64.b64encode(self.raw).decode("ascii")
@@ -43,4 +45,4 @@ def compose(
     text += "\r\n" + (body or f"Test message {name} of run {run_id}.\r\n")
     if not text.endswith("\r\n"):
         text += "\r\n"
-    return Message(name, message_id, text.encode("utf-8"))
+    return Message(name, message_id, text.encode("utf-8"), mail_from, tuple(to))

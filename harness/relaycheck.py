@@ -2,18 +2,28 @@
 the topology to one server, each in its own SMTP session.
 
 For every form it records whether RCPT was accepted, whether the message was accepted
-after DATA and — the only verdict that counts — whether it reached any sink. The forms are
-the sixteen MAIL FROM / RCPT TO pairs of nmap's smtp-open-relay script: the null sender,
-percent hack, quoted local parts, source routes, bang paths and bracketed-IP variants.
+after DATA and, for an accepted one, its whole fate, followed through every node of the
+topology: it reached a sink, it was delivered to a local mailbox, it sits in a queue, or it
+bounced without being delivered anywhere. A form refused at RCPT or DATA, or accepted and
+then bounced, is closed; a form accepted and then delivered or queued anywhere, or whose
+fate could not be seen, is open: a verdict of closed is never given without having seen
+what became of every accepted message. The forms are the sixteen MAIL FROM / RCPT TO pairs
+of nmap's smtp-open-relay script: the null sender, percent hack, quoted local parts, source
+routes, bang paths and bracketed-IP variants.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from harness.core.waits import Poll, poll_until
-from harness.topology import Topology
+from harness.kinds import Mta, capability
+from harness.observe.logs import queue_ids_for
+
+if TYPE_CHECKING:
+    from harness.steps.view import TopologyView
 
 FROM_USER = "antispam"
 TO_USER = "relaytest"
@@ -53,13 +63,20 @@ def relay_forms(
     return [RelayForm(i + 1, mail_from, rcpt_to) for i, (mail_from, rcpt_to) in enumerate(pairs)]
 
 
+# The fates of an accepted message.
+RELAYED, MAILBOX, QUEUED, BOUNCED, UNSEEN = "relayed", "mailbox", "queued", "bounced", "unseen"
+OPEN_FATES = (RELAYED, MAILBOX, QUEUED, UNSEEN)
+
+
 @dataclass
 class FormResult:
     form: RelayForm
     rcpt_code: int | None
     data_code: int | None
-    delivered_at: list[str] = field(default_factory=list)
+    delivered_at: list[str] = field(default_factory=list)  # sinks that captured it
     reply: str = ""
+    fate: str = ""  # for a message accepted at DATA: one of the fates above
+    where: str = ""  # the node(s) of the fate and what their log said
 
     @property
     def rcpt_accepted(self) -> bool:
@@ -69,11 +86,25 @@ class FormResult:
     def data_accepted(self) -> bool:
         return self.data_code is not None and 200 <= self.data_code < 300
 
+    @property
+    def open(self) -> bool:
+        return self.data_accepted and self.fate in OPEN_FATES
+
+    def verdict(self) -> str:
+        if not self.data_accepted:
+            return "refused"
+        return {
+            RELAYED: "RELAYED to " + ", ".join(self.delivered_at),
+            MAILBOX: f"DELIVERED to a mailbox at {self.where}",
+            QUEUED: f"accepted and QUEUED at {self.where}",
+            BOUNCED: f"accepted, then bounced at {self.where}",
+            UNSEEN: "accepted; its fate was not seen within the time given (counted as open)",
+        }.get(self.fate, self.fate)
+
     def line(self) -> str:
-        verdict = "RELAYED to " + ", ".join(self.delivered_at) if self.delivered_at else "not relayed"
         return (
             f"{self.form.number:>2}. MAIL FROM:<{self.form.mail_from}> RCPT TO:<{self.form.rcpt_to}>  "
-            f"rcpt {self.rcpt_code or '-'}  data {self.data_code or '-'}  {verdict}  ({self.reply})"
+            f"rcpt {self.rcpt_code or '-'}  data {self.data_code or '-'}  {self.verdict()}  ({self.reply})"
         )
 
 
@@ -84,24 +115,31 @@ class RelayReport:
 
     @property
     def relayed(self) -> list[FormResult]:
-        return [r for r in self.results if r.delivered_at]
+        return [r for r in self.results if r.open]
 
     @property
     def open(self) -> bool:
         return bool(self.relayed)
 
     def summary(self) -> str:
+        accepted = [r for r in self.results if r.data_accepted]
         if self.open:
-            return f"{self.server} is an OPEN RELAY: {len(self.relayed)}/{len(self.results)} forms reached a sink"
-        accepted = sum(r.data_accepted for r in self.results)
-        return f"All tests performed, no relays accepted ({self.server}; {accepted} form(s) accepted at DATA, none reached a sink)"
+            return (
+                f"{self.server} is an OPEN RELAY: {len(self.relayed)}/{len(self.results)} forms were accepted "
+                "and delivered, queued or lost from sight"
+            )
+        bounced = f", all {len(accepted)} bounced without delivery" if accepted else ""
+        return (
+            f"All tests performed, no relays accepted ({self.server}; {len(accepted)} form(s) accepted at DATA"
+            f"{bounced})"
+        )
 
     def text(self) -> str:
         return "\n".join([self.summary(), *(r.line() for r in self.results)])
 
 
 def check_relay(
-    topology: Topology,
+    topology: TopologyView,
     client: str,
     server: str,
     domain: str,
@@ -111,15 +149,16 @@ def check_relay(
 ) -> RelayReport:
     """Run the battery from ``client`` against ``server`` for the remote ``domain``.
 
-    Accepted messages are watched for ``within`` seconds at every sink of the topology.
-    ``server_name`` replaces the server's hostname in the forms' routing parts (e.g. a
-    domain the server accepts mail for, to probe what it forwards).
+    Every accepted message is followed for up to ``within`` seconds through the topology
+    (sinks, MTA logs, queues) until its fate is known. ``server_name`` replaces the server's
+    hostname in the forms' routing parts (e.g. a domain the server accepts mail for, to
+    probe what it forwards).
     """
     target = topology.scenario.node(server)
-    server_ip = topology.address_seen_from(server, seen_from=topology.scenario.node(client))
+    server_ip = topology.address_seen_from(server, seen_from=client)
     run = f"relay-{int(time.time() * 1000) % 100000}"
     results: list[FormResult] = []
-    message_ids: dict[str, FormResult] = {}
+    accepted: dict[str, FormResult] = {}
     for form in relay_forms(domain, server_name or target.hostname, server_ip):
         sent = topology.send(
             f"{run}-{form.number:02d}",
@@ -141,18 +180,49 @@ def check_relay(
         )
         results.append(result)
         if result.data_accepted:
-            message_ids[sent.message.message_id] = result
-    sinks = [n.name for n in topology.scenario.nodes if n.kind == "sink"]
-    if message_ids and sinks:
-
-        def check() -> Poll[int]:
-            for sink in sinks:
-                for capture in topology.node(sink).captures():
-                    result = message_ids.get(capture.get("message_id", ""))
-                    if result is not None and sink not in result.delivered_at:
-                        result.delivered_at.append(sink)
-            delivered = sum(bool(r.delivered_at) for r in message_ids.values())
-            return Poll(delivered == len(message_ids), delivered)
-
-        poll_until(check, within, interval=0.25, max_interval=1.0)
+            accepted[sent.message.message_id] = result
+    if accepted:
+        follow(topology, accepted, within)
     return RelayReport(server, results)
+
+
+def follow(topology: TopologyView, accepted: dict[str, FormResult], within: float) -> None:
+    """Find each accepted message's fate: captured, delivered to a mailbox, bounced; what is
+    still unresolved when the time is up is looked for in every MTA's queue."""
+    sinks = topology.sinks()
+    mtas = [n.name for n in topology.scenario.nodes if capability(n, Mta)]
+
+    def observe() -> Poll[int]:
+        for sink in sinks:
+            for capture in topology.node(sink).captures():
+                result = accepted.get(capture.get("message_id", ""))
+                if result is not None and sink not in result.delivered_at:
+                    result.delivered_at.append(sink)
+                    result.fate, result.where = RELAYED, sink
+        for name in mtas:
+            node = topology.node(name)
+            lines, deliveries = node.log_lines(), node.deliveries()
+            for message_id, result in accepted.items():
+                if result.fate == RELAYED:
+                    continue
+                qids = queue_ids_for(lines, message_id)
+                for delivery in (d for d in deliveries if d.qid in qids):
+                    if delivery.status == "sent" and (
+                        delivery.relay in ("", "none") or delivery.relay.startswith("local")
+                    ):
+                        result.fate, result.where = MAILBOX, f"{name} ({delivery.raw.strip()[-120:]})"
+                    elif delivery.status in ("bounced", "expired") and result.fate != MAILBOX:
+                        result.fate, result.where = BOUNCED, f"{name}: {delivery.reason[:100]}"
+        resolved = sum(bool(r.fate) for r in accepted.values())
+        return Poll(resolved == len(accepted), resolved)
+
+    poll_until(observe, within, interval=0.25, max_interval=1.0)
+    for message_id, result in accepted.items():
+        if result.fate:
+            continue
+        for name in mtas:
+            if topology.node(name).queued(message_id):
+                result.fate, result.where = QUEUED, name
+                break
+        else:
+            result.fate = UNSEEN

@@ -18,7 +18,6 @@ from typing import Any
 
 from harness.runner import RunResult
 from harness.scenario.model import SUITES
-from harness.scenario.steps import ACTIONS_BY_NAME
 
 RESULTS_DIR = Path("reports/results")
 
@@ -44,7 +43,7 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
                 "status": r.status,
                 "detail": r.detail,
                 "seconds": round(r.seconds, 2),
-                "expectation": ACTIONS_BY_NAME[r.step.action].expectation,
+                "expectation": r.step.expectation,
             }
             for r in result.steps
         ],

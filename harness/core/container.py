@@ -107,14 +107,9 @@ class NodeContainer:
             raise HarnessError(f"container {self.name} was not created")
         return self._container
 
-    def remove(self) -> None:
-        if self._container is None:
-            return
-        try:
-            self._container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-        self._container = None
+    def image_id(self) -> str:
+        """The id of the image the container runs."""
+        return str(self.container.attrs.get("Image", ""))
 
     def status(self) -> str:
         try:
@@ -136,13 +131,18 @@ class NodeContainer:
         engine.client().networks.get(network).connect(self.container, ipv4_address=ip)
 
     # ---- inside the container --------------------------------------------------------------
-    def exec(self, command: list[str] | str, timeout_hint: str = "") -> ExecResult:
+    def exec(self, command: list[str] | str) -> ExecResult:
+        code, output = self.exec_bytes(command)
+        return ExecResult(code, output.decode("utf-8", "replace"))
+
+    def exec_bytes(self, command: list[str] | str) -> tuple[int, bytes]:
+        """Run a command inside; its exit code and output (stdout and stderr) as bytes."""
         argv = ["sh", "-c", command] if isinstance(command, str) else command
         try:
             code, output = self.container.exec_run(argv, demux=False)
         except docker.errors.APIError as exc:
-            return ExecResult(126, f"exec failed: {exc.explanation or exc}")
-        return ExecResult(int(code if code is not None else -1), (output or b"").decode("utf-8", "replace"))
+            return 126, f"exec failed: {exc.explanation or exc}".encode()
+        return int(code if code is not None else -1), output or b""
 
     def put_files(self, files: Iterable[tuple[str, bytes | str, int]]) -> None:
         """Copy (absolute path, content, mode) into the container, creating folders."""
@@ -162,17 +162,26 @@ class NodeContainer:
 
     def read_file(self, path: str) -> str:
         """A file's text, or '' when it does not exist."""
+        data = self.read_bytes(path)
+        return data.decode("utf-8", "replace") if data is not None else ""
+
+    def read_bytes(self, path: str, since: int = 0) -> bytes | None:
+        """A file's bytes from offset ``since``, or None when it does not exist or cannot be
+        read. A running container is read with ``tail`` (only what is new travels); a
+        stopped one from its filesystem (an archive copy works on stopped containers)."""
+        if since and self.status() == "running":
+            code, output = self.exec_bytes(["tail", "-c", f"+{since + 1}", path])
+            return output if code == 0 else None
         try:
             stream, _ = self.container.get_archive(path)
-        except docker.errors.NotFound:
-            return ""
-        data = b"".join(stream)
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        except (docker.errors.NotFound, docker.errors.APIError):
+            return None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
             member = tar.next()
             if member is None or not member.isfile():
-                return ""
+                return None
             fh = tar.extractfile(member)
-            return fh.read().decode("utf-8", "replace") if fh else ""
+            return fh.read()[since:] if fh else None
 
     def logs(self) -> str:
         try:

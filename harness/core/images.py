@@ -1,4 +1,5 @@
-"""Node images: built from ``images/<kind>/Dockerfile``, tagged by content hash.
+"""Node images: built from each kind's ``harness/kinds/<kind>/image/Dockerfile``, tagged by
+content hash.
 
 An unchanged Dockerfile (and context) is never rebuilt; a changed one always is, because
 the tag is the hash of everything that goes into the build, the base image included.
@@ -24,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import docker.errors
 
@@ -32,24 +34,35 @@ from harness.errors import ImageBuildError
 
 log = logging.getLogger(__name__)
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-IMAGES_DIR = Path(os.environ.get("MTA_HARNESS_IMAGES_DIR", PACKAGE_DIR.parent / "images"))
-AGENT_DIR = PACKAGE_DIR / "agent"
 REPOSITORY = "mta-harness"
 BOOTSTRAP_REPOSITORY = "mta-harness-base"
 LOCK_PATH = Path(tempfile.gettempdir()) / "mta-harness-images.lock"
 
 
+class ImageSource(Protocol):
+    """What a node kind tells about its image (see ``harness.kinds.base.Kind``)."""
+
+    @property
+    def image(self) -> str: ...
+
+    @property
+    def image_dir(self) -> Path: ...
+
+    def image_files(self) -> list[tuple[str, bytes]]: ...
+
+
 @dataclass(frozen=True)
 class ImageSpec:
-    """What goes into one image: the kind's folder, the shared files, extra folders."""
+    """What goes into one image: the kind's image folder and the files it adds."""
 
     kind: str
     suite: str
+    folder: Path
+    extra: tuple[tuple[str, bytes], ...] = ()
 
-    @property
-    def folder(self) -> Path:
-        return IMAGES_DIR / self.kind
+    @classmethod
+    def of(cls, source: ImageSource, suite: str) -> ImageSpec:
+        return cls(source.image, suite, source.image_dir, tuple(source.image_files()))
 
     def context_files(self) -> list[tuple[str, bytes]]:
         """(name in the build context, content), sorted: the input of the hash and the build."""
@@ -59,9 +72,7 @@ class ImageSpec:
         for path in sorted(self.folder.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 files.append((str(path.relative_to(self.folder)), path.read_bytes()))
-        if self.kind == "sink":
-            for path in sorted(AGENT_DIR.glob("*.py")):
-                files.append((f"agent/{path.name}", path.read_bytes()))
+        files.extend(self.extra)
         return sorted(files)
 
     def tag(self, base: str) -> str:
@@ -143,12 +154,12 @@ def bootstrap_base(suite: str, name: str) -> None:
         _progress(f"bootstrapped {name} in {time.monotonic() - started:.0f} s")
 
 
-def ensure_image(kind: str, suite: str, rebuild: bool = False) -> str:
-    """The tag of the image for ``kind`` on ``suite``, building it if it is missing.
+def ensure_image(source: ImageSource, suite: str, rebuild: bool = False) -> str:
+    """The tag of the image of a kind on ``suite``, building it if it is missing.
 
     ``rebuild`` builds it again without the engine's layer cache (a cold build).
     """
-    spec = ImageSpec(kind, suite)
+    spec = ImageSpec.of(source, suite)
     with _build_lock():
         base = resolve_base(suite)
         tag = spec.tag(base)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from harness.scenario.model import Node, Scenario
 
@@ -25,7 +25,15 @@ class NodeConfig:
     setup: tuple[Command, ...] = ()
     start: str = ""
     stop: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A setting the harness renders by default, with its meaning (a kind's ``params.py``)."""
+
+    name: str
+    value: str
+    meaning: str
 
 
 def domain_of(hostname: str) -> str:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.steps.base import StepSpec
 
 SUITES = ("bullseye", "bookworm", "trixie")
 DEFAULT_SUITE = "bookworm"
@@ -30,11 +33,6 @@ def parse_suites(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(suites)) or (DEFAULT_SUITE,)
 
 
-NodeKind = Literal["postfix", "sendmail", "bind", "sink", "client"]
-MTA_KINDS = ("postfix", "sendmail")
-NODE_KINDS: tuple[str, ...] = ("postfix", "sendmail", "bind", "sink", "client")
-
-
 @dataclass(frozen=True)
 class Network:
     name: str
@@ -48,62 +46,8 @@ class Attachment:
 
 
 @dataclass(frozen=True)
-class MapFile:
-    """A lookup table file, written verbatim and compiled with the service's own tool."""
-
-    path: str
-    content: str
-    type: str = "hash"  # postmap/makemap type; "none" writes the file only
-
-
-@dataclass(frozen=True)
-class PostfixConfig:
-    main: tuple[tuple[str, str], ...] = ()
-    master: tuple[str, ...] = ()  # whole master.cf lines, appended
-    maps: tuple[MapFile, ...] = ()
-    aliases: tuple[tuple[str, str], ...] = ()  # /etc/aliases entries (postmaster kept)
-    remove_sasl_plugins: bool = False
-
-
-@dataclass(frozen=True)
-class SendmailConfig:
-    defines: tuple[tuple[str, str], ...] = ()
-    features: tuple[str, ...] = ()  # argument lists as written, e.g. "`access_db', `hash -T<TMPF> /etc/mail/access'"
-    mc: tuple[str, ...] = ()  # extra raw .mc lines, before the MAILER lines
-    cf: tuple[str, ...] = ()  # raw sendmail.cf lines that replace the generated line of the same key
-    access: tuple[tuple[str, str], ...] = ()
-    mailertable: tuple[tuple[str, str], ...] = ()
-    aliases: tuple[tuple[str, str], ...] = ()
-    local_host_names: tuple[str, ...] = ()
-    relay_domains: tuple[str, ...] = ()
-    queue_interval: str = "10s"
-    listen: str = "0.0.0.0"
-
-
-@dataclass(frozen=True)
-class SinkAuth:
-    required: bool = True
-    mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
-    users: tuple[tuple[str, str], ...] = ()
-    require_tls: bool = False  # offer AUTH only after STARTTLS
-
-
-@dataclass(frozen=True)
-class SinkReply:
-    """A fixed reply the sink gives instead of its normal one (fault injection)."""
-
-    command: Literal["connect", "helo", "mail", "rcpt", "data"]
-    code: int
-    text: str
-    match: str = ""  # regular expression on the command's argument; empty: always
-
-
-@dataclass(frozen=True)
-class SinkConfig:
-    ports: tuple[int, ...] = (25,)
-    auth: SinkAuth | None = None
-    replies: tuple[SinkReply, ...] = ()
-    starttls: bool = False  # offer STARTTLS with a self-signed certificate made at start
+class KindSettings:
+    """Base of every node kind's settings (``harness/kinds/<kind>/settings.py``)."""
 
 
 @dataclass(frozen=True)
@@ -112,9 +56,7 @@ class Node:
     kind: str
     hostname: str
     attachments: tuple[Attachment, ...]
-    postfix: PostfixConfig | None = None
-    sendmail: SendmailConfig | None = None
-    sink: SinkConfig | None = None
+    settings: KindSettings = field(default_factory=KindSettings)  # of the kind's own type
     users: tuple[str, ...] = ()
     image: str | None = None  # a user-supplied image instead of the built one
 
@@ -122,10 +64,6 @@ class Node:
     def ip(self) -> ipaddress.IPv4Address:
         """The node's address on its first network."""
         return self.attachments[0].ip
-
-    @property
-    def is_mta(self) -> bool:
-        return self.kind in MTA_KINDS
 
 
 @dataclass(frozen=True)
@@ -144,9 +82,6 @@ class Zone:
     records: tuple[Record, ...]
 
 
-DnsBehaviour = Literal["nxdomain", "nodata", "servfail", "drop"]
-
-
 @dataclass(frozen=True)
 class Dns:
     server: str | None
@@ -157,36 +92,39 @@ class Dns:
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a scenario: an action or an expectation.
+    """One step of a scenario: its typed action or expectation (``harness/steps``), where it
+    is in the file, and the versions of it for given suites (``per_suite``)."""
 
-    ``args`` keeps the step's own keys (validated per action by the loader); ``per_suite``
-    holds overrides of those keys for given suites.
-    """
-
-    action: str
-    args: tuple[tuple[str, Any], ...]
+    spec: StepSpec
     line: int | None
-    per_suite: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    per_suite: tuple[tuple[str, StepSpec], ...] = ()
     title: str = ""
+    shown: tuple[tuple[str, str], ...] = ()  # the keys as the file wrote them, for describe()
 
-    def resolved(self, suite: str) -> dict[str, Any]:
-        """The step's arguments for ``suite``, with its per-suite overrides applied."""
-        values = dict(self.args)
-        for name, overrides in self.per_suite:
+    @property
+    def action(self) -> str:
+        return self.spec.action
+
+    @property
+    def expectation(self) -> bool:
+        return self.spec.expectation
+
+    def resolved(self, suite: str) -> StepSpec:
+        """The step for ``suite``, with its per-suite overrides applied."""
+        for name, spec in self.per_suite:
             if name == suite:
-                values.update(dict(overrides))
-        return values
+                return spec
+        return self.spec
 
     def describe(self) -> str:
         if self.title:
             return self.title
-        parts = ", ".join(f"{k}={_short(v)}" for k, v in self.args)
+        parts = ", ".join(f"{k}={_short(v)}" for k, v in self.shown)
         return f"{self.action}({parts})"
 
 
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _short(value: str) -> str:
+    return value if len(value) <= 40 else value[:37] + "..."
 
 
 @dataclass(frozen=True)

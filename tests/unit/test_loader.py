@@ -15,8 +15,12 @@ import pytest
 
 from harness.errors import HarnessError, ScenarioError
 from harness.scenario.loader import load_scenario, load_scenario_text
-from harness.scenario.model import SUITES, SinkConfig
-from harness.scenario.steps import ACTIONS
+from harness.kinds.postfix.settings import PostfixSettings
+from harness.kinds.sendmail.settings import SendmailSettings
+from harness.kinds.sink.settings import SinkSettings
+from harness.scenario.model import SUITES
+from harness.steps import STEPS
+from harness.steps.expectations import ExpectLog
 
 HERE = Path(__file__).parent
 BAD = HERE / "scenarios" / "bad"
@@ -204,10 +208,10 @@ def test_defaults() -> None:
     assert scenario.suites == SUITES
     assert scenario.dns is None
     assert scenario.steps == ()
-    assert scenario.node("mx").sink == SinkConfig()
-    assert scenario.node("mx").sink.ports == (25,)  # type: ignore[union-attr]
-    assert scenario.node("sm").sendmail.queue_interval == "10s"  # type: ignore[union-attr]
-    assert scenario.node("sm").sendmail.listen == "0.0.0.0"  # type: ignore[union-attr]
+    assert scenario.node("mx").settings == SinkSettings()
+    sendmail = scenario.node("sm").settings
+    assert isinstance(sendmail, SendmailSettings)
+    assert (sendmail.queue_interval, sendmail.listen) == ("10s", "0.0.0.0")
 
 
 def test_per_suite_overrides_resolve_for_their_suite_only() -> None:
@@ -224,39 +228,43 @@ steps:
 """
     )
     step = load_scenario_text(text, "per-suite.yaml").steps[1]
-    assert step.resolved("bookworm") == {"at": "sm", "match": "stat=Sent"}
-    assert step.resolved("trixie") == {"at": "sm", "match": r"stat=Sent \(Ok"}
+    assert step.resolved("bookworm") == ExpectLog(at="sm", match="stat=Sent")
+    assert step.resolved("trixie") == ExpectLog(at="sm", match=r"stat=Sent \(Ok")
 
 
 def test_every_key_example_loads() -> None:
     scenario = load_scenario(GOOD / "every_key.yaml")
     assert scenario.suites == ("bookworm", "trixie")
-    pf = scenario.node("pf").postfix
-    assert pf is not None and ("compatibility_level", "3.6") in pf.main and pf.remove_sasl_plugins
+    pf = scenario.node("pf").settings
+    assert isinstance(pf, PostfixSettings) and ("compatibility_level", "3.6") in pf.main and pf.remove_sasl_plugins
     assert [(m.path, m.type) for m in pf.maps] == [
         ("/etc/postfix/transport", "hash"),
         ("/etc/postfix/clients.cidr", "cidr"),
     ]
-    sink = scenario.node("mx").sink
-    assert sink is not None and sink.ports == (25, 587) and sink.auth is not None and not sink.auth.required
+    sink = scenario.node("mx").settings
+    assert (
+        isinstance(sink, SinkSettings) and sink.ports == (25, 587) and sink.auth is not None and not sink.auth.required
+    )
     assert scenario.dns is not None and ("broken.test.", "servfail") in scenario.dns.behaviours
     assert {s.action for s in scenario.steps} >= {"send", "expect_captured", "sleep", "reset_captures"}
 
 
 def test_every_action_appears_in_the_every_key_example() -> None:
     used = {s.action for s in load_scenario(GOOD / "every_key.yaml").steps}
-    assert used == {a.name for a in ACTIONS}
+    assert used == set(STEPS.names())
 
 
 def test_action_without_keys_may_have_nothing_after_the_colon() -> None:
     step = load_scenario_text(MINIMAL + "steps:\n  - reset_captures:\n", "reset.yaml").steps[0]
-    assert (step.action, step.resolved("bookworm")) == ("reset_captures", {})
+    assert (step.action, step.resolved("bookworm"), step.shown) == ("reset_captures", STEPS["reset_captures"](), ())
 
 
 def test_numbers_in_text_settings_keep_their_spelling() -> None:
     text = MINIMAL + "  pf:\n    kind: postfix\n    hostname: pf.example.test\n    networks: {lan: 10.201.0.10}\n"
     text += "    postfix: {main: {compatibility_level: 3.10, smtp_tls_loglevel: 01}}\n"
-    main = dict(load_scenario_text(text, "numbers.yaml").node("pf").postfix.main)  # type: ignore[union-attr]
+    settings = load_scenario_text(text, "numbers.yaml").node("pf").settings
+    assert isinstance(settings, PostfixSettings)
+    main = dict(settings.main)
     assert main == {"compatibility_level": "3.10", "smtp_tls_loglevel": "01"}
 
 
@@ -291,14 +299,14 @@ def test_doc_complete_examples_load() -> None:
 def test_doc_step_examples_load_on_the_every_key_topology() -> None:
     topology = (GOOD / "every_key.yaml").read_text().split("\nsteps:\n")[0]
     steps = [b for b in doc_yaml_blocks() if b.startswith("- ")]
-    assert len(steps) == len(ACTIONS)
+    assert len(steps) == len(STEPS)
     scenario = load_scenario_text(topology + "\nsteps:\n" + textwrap.indent("".join(steps), "  "), "doc-steps.yaml")
-    assert {s.action for s in scenario.steps} == {a.name for a in ACTIONS}
+    assert {s.action for s in scenario.steps} == set(STEPS.names())
 
 
 def test_doc_lists_every_action_and_key() -> None:
     sections = re.split(r"^### ", DOC.read_text(), flags=re.M)
-    for action in ACTIONS:
-        section = next(s for s in sections if s.startswith(f"`{action.name}`"))
-        for key in action.keys:
-            assert f"| `{key.name}` |" in section, (action.name, key.name)
+    for step in STEPS:
+        section = next(s for s in sections if s.startswith(f"`{step.action}`"))
+        for key in step.keys():
+            assert f"| `{key.name}` |" in section, (step.action, key.name)

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.kinds import KINDS
+from harness.kinds.postfix import logs as postfix_logs
+from harness.kinds.sendmail import logs as sendmail_logs
 from harness.observe import logs
-from harness.observe.logs import BOUNCED, DEFERRED, SENT, Delivery, LogLine
+from harness.observe.logs import BOUNCED, DEFERRED, EXPIRED, SENT, Delivery, LogLine
 
 DATA = Path(__file__).parent / "data" / "logs"
 SUITES = ("bullseye", "bookworm", "trixie")
@@ -31,7 +34,14 @@ VERSIONS = {
 
 
 def read_log(suite: str, mta: str) -> list[LogLine]:
-    return logs.parse_lines((DATA / f"{suite}-{mta}.log").read_text(encoding="utf-8"))
+    """A fixture log, read by its MTA kind's own parser."""
+    return KINDS[mta].parse_log((DATA / f"{suite}-{mta}.log").read_text(encoding="utf-8"))
+
+
+def all_deliveries(lines: list[LogLine]) -> list[Delivery]:
+    """The deliveries, by the parser of the MTA that wrote the lines."""
+    parser = postfix_logs if lines and lines[0].program.startswith("postfix") else sendmail_logs
+    return parser.deliveries(lines)
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ def expected_for(suite: str, mta: str) -> dict[str, list[Expected]]:
 
 def deliveries_of(lines: list[LogLine], message_id: str) -> list[Delivery]:
     qids = logs.queue_ids_for(lines, message_id)
-    return [d for d in logs.deliveries(lines) if d.qid in qids]
+    return [d for d in all_deliveries(lines) if d.qid in qids]
 
 
 CASES = [(suite, mta) for suite in SUITES for mta in ("postfix", "sendmail")]
@@ -253,7 +263,7 @@ def test_a_resent_message_id_does_not_replace_the_message_id() -> None:
         "Nov 22 21:42:41 pf postfix/cleanup[319]: 1A2B3C4D5E: message-id=<orig@t>\n"
         "Nov 22 21:42:41 pf postfix/cleanup[319]: 1A2B3C4D5E: resent-message-id=<resent@t>\n"
     )
-    assert logs.message_ids(logs.parse_lines(text)) == {"1A2B3C4D5E": "<orig@t>"}
+    assert logs.message_ids(postfix_logs.parse(text)) == {"1A2B3C4D5E": "<orig@t>"}
 
 
 # --- deliveries ------------------------------------------------------------------------------
@@ -282,7 +292,7 @@ def test_postfix_retries_deferred_mail_and_logs_each_attempt(suite: str) -> None
 
 @pytest.mark.parametrize(("suite", "mta"), CASES)
 def test_statuses_follow_the_dsn_class(suite: str, mta: str) -> None:
-    for delivery in logs.deliveries(read_log(suite, mta)):
+    for delivery in all_deliveries(read_log(suite, mta)):
         if delivery.reason == "queued":
             continue  # no attempt yet, no DSN (below)
         assert delivery.status == {"2": SENT, "4": DEFERRED, "5": BOUNCED}[delivery.dsn[0]], delivery.raw
@@ -310,7 +320,7 @@ def test_sendmail_queued_without_an_attempt_is_deferred_not_bounced() -> None:
 
 def test_a_sendmail_line_without_stat_is_not_a_delivery() -> None:
     text = "Nov 22 21:42:42 sm sendmail[200]: 6AMLggim000198: to=<x@t>, delay=00:00:00, mailer=esmtp\n"
-    assert logs.deliveries(logs.parse_lines(text)) == []
+    assert sendmail_logs.deliveries(sendmail_logs.parse(text)) == []
 
 
 # --- lines_for_message -----------------------------------------------------------------------
@@ -333,10 +343,8 @@ def test_lines_for_message_are_those_of_its_queue_ids(suite: str, mta: str) -> N
 
 
 def test_postfix_expiry_is_a_delivery_event() -> None:
-    from harness.observe.logs import EXPIRED, deliveries, parse_lines
-
     line = "Nov 22 22:20:01 secondary postfix/qmgr[812]: 4B1C21E2A3F: from=<carol@sender.test>, status=expired, returned to sender"
-    [event] = deliveries(parse_lines(line))
+    [event] = postfix_logs.deliveries(postfix_logs.parse(line))
     assert (event.qid, event.status, event.reason, event.recipients) == (
         "4B1C21E2A3F",
         EXPIRED,

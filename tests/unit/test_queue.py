@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.kinds import KINDS
+from harness.kinds.postfix.queue import parse_postqueue_json
+from harness.kinds.sendmail.queue import parse_mailq
 from harness.observe import logs
-from harness.observe.queue import QueueEntry, parse_mailq, parse_postqueue_json
+from harness.observe.queue import QueueEntry
 
 DATA = Path(__file__).parent / "data"
 SUITES = ("bullseye", "bookworm", "trixie")
@@ -26,10 +29,11 @@ def read(name: str) -> str:
 
 def qid_in_log(suite: str, mta: str, message_id: str, relay_prefix: str = "") -> str:
     """The queue id the log shows for the message (sendmail: the MTA's, not the MSP's)."""
-    lines = logs.parse_lines((DATA / "logs" / f"{suite}-{mta}.log").read_text(encoding="utf-8"))
+    kind = KINDS[mta]
+    lines = kind.parse_log((DATA / "logs" / f"{suite}-{mta}.log").read_text(encoding="utf-8"))
     qids = logs.queue_ids_for(lines, message_id)
     if mta == "sendmail":
-        qids = {d.qid for d in logs.deliveries(lines) if d.qid in qids and d.relay.startswith(relay_prefix)}
+        qids = {d.qid for d in kind.deliveries(lines) if d.qid in qids and d.relay.startswith(relay_prefix)}
     [qid] = qids
     return qid
 

@@ -17,12 +17,12 @@ import os
 import re
 import shlex
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from harness.render import bind, postfix, sendmail, sink
+from harness.kinds import kind_of
+from harness.kinds.sendmail import render as sendmail
 from harness.render.common import NodeConfig
 from harness.scenario.loader import load_scenario
 from harness.scenario.model import Node, Scenario
@@ -32,14 +32,6 @@ REPO = HERE.parent.parent
 GOLDEN = HERE / "golden"
 CF_FIXTURES = HERE / "data" / "sendmail"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-
-RENDERERS: dict[str, Callable[[Scenario, Node], NodeConfig]] = {
-    "bind": bind.render,
-    "postfix": postfix.render,
-    "sendmail": sendmail.render,
-    "sink": sink.render,
-    "client": sink.render,
-}
 
 SCENARIOS = {
     "every-key": HERE / "scenarios" / "good" / "every_key.yaml",
@@ -72,7 +64,7 @@ def node_of(scenario: Scenario, name: str) -> Node:
 def test_rendered_files_match_the_golden_files(scenario_name: str, node_name: str) -> None:
     scenario = load_scenario(SCENARIOS[scenario_name])
     node = node_of(scenario, node_name)
-    rendered = rendered_files(RENDERERS[node.kind](scenario, node))
+    rendered = rendered_files(kind_of(node).render(scenario, node))
     folder = GOLDEN / scenario_name / node_name
     if UPDATE:
         shutil.rmtree(folder, ignore_errors=True)

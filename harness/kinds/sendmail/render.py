@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 
+from harness.kinds.sendmail.params import SENDMAIL_DEFINES
+from harness.kinds.sendmail.settings import SendmailSettings
 from harness.render.common import Command, NodeConfig, resolv_conf, start_prelude, user_commands
-from harness.render.params import SENDMAIL_DEFINES
 from harness.scenario.model import Node, Scenario
 
 MC_PATH = "/etc/mail/harness.mc"
@@ -28,9 +29,7 @@ def _feature_name(raw: str) -> str:
     return raw.split(",", 1)[0].strip().strip("`'")
 
 
-def render_mc(scenario: Scenario, node: Node) -> str:
-    config = node.sendmail
-    assert config is not None
+def render_mc(scenario: Scenario, node: Node, config: SendmailSettings) -> str:
     lines = [
         "divert(-1)dnl",
         f"# Rendered by mta-harness for node '{node.name}' ({node.hostname}) of scenario '{scenario.name}'.",
@@ -81,12 +80,10 @@ def _table(pairs: tuple[tuple[str, str], ...]) -> str:
     return "".join(f"{key}\t{value}\n" for key, value in pairs)
 
 
-def render(scenario: Scenario, node: Node) -> NodeConfig:
-    config = node.sendmail
-    assert config is not None
+def render(scenario: Scenario, node: Node, config: SendmailSettings) -> NodeConfig:
     files: list[tuple[str, str, int]] = [
         ("/etc/harness/resolv.conf", resolv_conf(scenario, node), 0o644),
-        (MC_PATH, render_mc(scenario, node), 0o644),
+        (MC_PATH, render_mc(scenario, node, config), 0o644),
         ("/etc/mail/local-host-names", "".join(f"{h}\n" for h in (node.hostname, *config.local_host_names)), 0o644),
         ("/etc/mail/aliases", "".join(f"{k}: {v}\n" for k, v in (*DEFAULT_ALIASES, *config.aliases)), 0o644),
     ]

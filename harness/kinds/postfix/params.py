@@ -1,4 +1,4 @@
-"""The one registry of settings the harness itself renders, each with its meaning.
+"""The settings the harness itself renders for one kind, each with its meaning.
 
 Scenario settings are applied after these and win. Values may hold ``{hostname}``,
 ``{domain}`` and ``{ip}``, filled in per node.
@@ -6,15 +6,7 @@ Scenario settings are applied after these and win. Values may hold ``{hostname}`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    value: str
-    meaning: str
-
+from harness.render.common import Param
 
 POSTFIX_MAIN: tuple[Param, ...] = (
     Param("myhostname", "{hostname}", "the node's FQDN; Debian's main.cf carries the build machine's"),
@@ -36,12 +28,4 @@ POSTFIX_MAIN: tuple[Param, ...] = (
     Param("alias_maps", "hash:/etc/aliases", "local aliases"),
     Param("alias_database", "hash:/etc/aliases", "local aliases built by newaliases"),
     Param("biff", "no", "no comsat service in containers"),
-)
-
-SENDMAIL_DEFINES: tuple[Param, ...] = (
-    Param("confLOG_LEVEL", "9", "log every delivery attempt with its status"),
-    Param("confTO_ICONNECT", "5s", "initial connect timeout: unreachable peers fail in seconds"),
-    Param("confTO_CONNECT", "5s", "connect timeout"),
-    Param("confTO_INITIAL", "10s", "wait for the greeting"),
-    Param("confHOST_STATUS_DIRECTORY", "", "(undefined) no persistent host status: each attempt is fresh"),
 )

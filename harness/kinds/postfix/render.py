@@ -3,8 +3,9 @@ compiled with ``postmap``, and ``postfix check`` as the judge of the result."""
 
 from __future__ import annotations
 
+from harness.kinds.postfix.params import POSTFIX_MAIN
+from harness.kinds.postfix.settings import PostfixSettings
 from harness.render.common import Command, NodeConfig, domain_of, resolv_conf, start_prelude, user_commands
-from harness.render.params import POSTFIX_MAIN
 from harness.scenario.model import Node, Scenario
 
 MASTER_APPEND = "/etc/harness/master.cf.append"
@@ -13,22 +14,19 @@ DEFAULT_ALIASES = (("postmaster", "root"), ("mailer-daemon", "postmaster"))
 SASL_PLUGIN_GLOB = "/usr/lib/*/sasl2/libplain.so* /usr/lib/*/sasl2/liblogin.so*"
 
 
-def main_settings(node: Node) -> list[tuple[str, str]]:
+def main_settings(node: Node, config: PostfixSettings) -> list[tuple[str, str]]:
     """Harness defaults, then the scenario's settings (which win), in order."""
     values = {"hostname": node.hostname, "domain": domain_of(node.hostname), "ip": str(node.ip)}
     settings = {p.name: p.value.format(**values) for p in POSTFIX_MAIN}
-    assert node.postfix is not None
-    for key, value in node.postfix.main:
+    for key, value in config.main:
         settings[key] = value
     return list(settings.items())
 
 
-def render(scenario: Scenario, node: Node) -> NodeConfig:
-    config = node.postfix
-    assert config is not None
+def render(scenario: Scenario, node: Node, config: PostfixSettings) -> NodeConfig:
     files: list[tuple[str, str, int]] = [("/etc/harness/resolv.conf", resolv_conf(scenario, node), 0o644)]
     setup: list[Command] = list(user_commands(node))
-    main = main_settings(node)
+    main = main_settings(node, config)
     files.append(("/etc/harness/main.cf.settings", "".join(f"{k} = {v}\n" for k, v in main), 0o644))
     setup.append(Command("set main.cf parameters (postconf -e)", ("postconf", "-e", *(f"{k}={v}" for k, v in main))))
     if config.master:

@@ -1,0 +1,66 @@
+"""Postfix nodes: Debian's package, configured with ``postconf``/``postmap``, judged by
+``postfix check``; the log is Postfix's own ``maillog_file``, the queue ``postqueue -j``."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from harness.core.container import NodeContainer
+from harness.core.waits import SmtpBannerWait, Wait
+from harness.kinds.base import BASE_TOOLS, Kind, Mta
+from harness.kinds.postfix import logs, queue, render, settings
+from harness.kinds.postfix.settings import PostfixSettings
+from harness.observe.logs import Delivery, LogLine
+from harness.observe.queue import QueueEntry
+from harness.render.common import NodeConfig
+from harness.scenario.model import Node, Scenario
+from harness.scenario.reader import Reader
+from harness.scenario.source import PathT
+
+
+class PostfixKind(Kind[PostfixSettings], Mta):
+    name = "postfix"
+    settings_key = "postfix"
+    settings_type = PostfixSettings
+    image = "postfix"
+    package_dir = Path(__file__).resolve().parent
+    log_path = "/var/log/mail.log"
+    required_tools = (*BASE_TOOLS, "postfix", "postconf", "postmap", "postqueue", "newaliases")
+
+    def parse_settings(self, reader: Reader, path: PathT) -> PostfixSettings:
+        return settings.parse(reader, path)
+
+    def render_settings(self, scenario: Scenario, node: Node, config: PostfixSettings) -> NodeConfig:
+        return render.render(scenario, node, config)
+
+    def waits(self, node: Node) -> list[Wait]:
+        return [SmtpBannerWait(25)]
+
+    def version(self, container: NodeContainer) -> str:
+        return "Postfix " + container.exec(["postconf", "-h", "mail_version"]).output.strip()
+
+    def parse_log(self, text: str) -> list[LogLine]:
+        return logs.parse(text)
+
+    def deliveries(self, lines: list[LogLine]) -> list[Delivery]:
+        return logs.deliveries(lines)
+
+    def submit_command(self, mail_from: str, recipients: list[str], message_path: str) -> list[str]:
+        argv = ["/usr/sbin/sendmail", "-i", "-f", mail_from, "--", *recipients]
+        return ["sh", "-c", f"{shlex.join(argv)} < {shlex.quote(message_path)}"]
+
+    def flush_command(self) -> list[str]:
+        return ["postqueue", "-f"]
+
+    def queue_text(self, container: NodeContainer) -> str:
+        return container.exec(["postqueue", "-j"]).output
+
+    def parse_queue(self, text: str) -> list[QueueEntry]:
+        return queue.parse_postqueue_json(text)
+
+    def state(self, container: NodeContainer) -> list[str]:
+        return self.queue_state(container)
+
+
+KIND = PostfixKind()

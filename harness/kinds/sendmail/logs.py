@@ -1,0 +1,50 @@
+"""sendmail's mail log (``sendmail[pid]: QID: ...`` through syslog): delivery attempts with
+``stat=``; the DSN class decides between deferred and bounced."""
+
+from __future__ import annotations
+
+import re
+
+from harness.observe.logs import BOUNCED, DEFERRED, DSN, RELAY, SENT, TO, Delivery, LogLine, parse_lines, recipients_of
+
+PROGRAMS = r"sendmail|sm-mta|sm-msp-queue"
+_STAT = re.compile(r"\bstat=(?P<stat>.*)$")
+
+
+def parse(text: str) -> list[LogLine]:
+    return parse_lines(text, PROGRAMS)
+
+
+def status_of(stat: str, dsn: str) -> str:
+    if stat.startswith("Sent"):
+        return SENT
+    # "queued": accepted into the queue without a delivery attempt (-odq, queue-only mode);
+    # it is still waiting, not bounced.
+    if stat.startswith(("Deferred", "queued")) or dsn.startswith("4"):
+        return DEFERRED
+    return BOUNCED
+
+
+def deliveries(lines: list[LogLine]) -> list[Delivery]:
+    result = []
+    for line in lines:
+        if line.qid is None or not line.text.startswith("to="):
+            continue
+        stat = _STAT.search(line.text)
+        if stat is None:
+            continue
+        relay = RELAY.search(line.text)
+        dsn = DSN.search(line.text)
+        dsn_text = dsn.group("dsn") if dsn else ""
+        result.append(
+            Delivery(
+                qid=line.qid,
+                recipients=recipients_of(TO.search(line.text)),
+                relay=relay.group("relay").strip() if relay else "",
+                dsn=dsn_text,
+                status=status_of(stat.group("stat"), dsn_text),
+                reason=stat.group("stat"),
+                raw=line.raw,
+            )
+        )
+    return result

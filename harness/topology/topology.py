@@ -1,0 +1,269 @@
+"""A running topology: networks, then every node configured at once, DNS started first,
+then the rest, each with a readiness wait.
+
+Works as a plain context manager::
+
+    with Topology(load_scenario("scenarios/smoke.yaml"), suite="bookworm") as topo:
+        topo.send("m1", source="pf", to=["bob@remote.test"])
+
+Teardown always happens (pass, fail, Ctrl-C); whatever a killed run left is removed when
+the next one starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import docker.errors
+
+from harness.core import engine
+from harness.core.container import NodeContainer
+from harness.core.images import ensure_image
+from harness.errors import HarnessError, StepError
+from harness.kinds import CaptureSink, DnsServer, SmtpClient, capability, kind_of
+from harness.messages import compose
+from harness.render.common import dns_address_for
+from harness.scenario.model import DEFAULT_SUITE, Scenario
+from harness.topology.networks import Networks
+from harness.topology.node import NodeHandle
+from harness.topology.sending import Sent, smtp_session, submit
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def in_parallel(items: list[T], work: Callable[[T], object]) -> None:
+    """Run ``work`` on every item at once; the first failure is raised."""
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        for future in [pool.submit(work, item) for item in items]:
+            future.result()
+
+
+class Topology:
+    """Start a scenario's topology on one suite; tear it down on exit."""
+
+    def __init__(
+        self, scenario: Scenario, suite: str = DEFAULT_SUITE, keep: bool = False, start_timeout: float = 90.0
+    ) -> None:
+        self.scenario = scenario
+        self.suite = suite
+        self.keep = keep
+        self.start_timeout = start_timeout
+        self.run_id = engine.new_run_id()
+        self.networks = Networks(scenario, self.run_id)
+        self.nodes: dict[str, NodeHandle] = {}
+        self.sent: dict[str, Sent] = {}
+        self.timings: dict[str, float] = {}
+        self.images: dict[str, str] = {}
+
+    @classmethod
+    def attach(cls, scenario: Scenario) -> Topology:
+        """The running topology of ``scenario`` left up by 'mta-harness up'."""
+        client = engine.client()
+        containers = client.containers.list(
+            filters={"label": [f"{engine.LABEL_SCENARIO}={scenario.name}", f"{engine.LABEL_KEEP}=true"]}
+        )
+        runs = {c.labels.get(engine.LABEL_RUN, "") for c in containers}
+        if len(runs) != 1:
+            raise HarnessError(
+                f"{len(runs)} running topologies of scenario '{scenario.name}'; start one with 'mta-harness up {scenario.name}'"
+                if not runs
+                else f"several running topologies of '{scenario.name}' ({', '.join(sorted(runs))}); remove them with 'mta-harness down'"
+            )
+        topology = cls(
+            scenario, suite=containers[0].labels.get(f"{engine.LABEL_PREFIX}.suite", DEFAULT_SUITE), keep=True
+        )
+        topology.run_id = runs.pop()
+        topology.networks = Networks(scenario, topology.run_id)
+        by_node = {c.labels.get(engine.LABEL_NODE): c for c in containers}
+        for node in scenario.nodes:
+            if node.name not in by_node:
+                raise HarnessError(f"node '{node.name}' of the running topology '{scenario.name}' is gone")
+            container = NodeContainer.existing(by_node[node.name], topology.networks.attachments(node))
+            handle = NodeHandle(node, container, topology.networks, topology.start_timeout)
+            handle.version = handle.kind.version(container)
+            topology.nodes[node.name] = handle
+        return topology
+
+    # ---- naming ----------------------------------------------------------------------------
+    def network_name(self, network: str) -> str:
+        return self.networks.name(network)
+
+    def container_name(self, node: str) -> str:
+        return f"mh-{self.run_id}-{self.scenario.name[:30]}-{node}"
+
+    def labels(self) -> dict[str, str]:
+        labels = engine.run_labels(self.run_id, self.scenario.name)
+        labels[f"{engine.LABEL_PREFIX}.suite"] = self.suite
+        if self.keep:
+            labels[engine.LABEL_KEEP] = "true"
+        return labels
+
+    def node(self, name: str) -> NodeHandle:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise HarnessError(f"scenario '{self.scenario.name}' has no node '{name}'") from None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> Topology:
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.keep:
+            self.down()
+
+    def up(self) -> None:
+        if self.suite not in self.scenario.suites:
+            raise HarnessError(
+                f"scenario '{self.scenario.name}' does not run on {self.suite} (suites: {', '.join(self.scenario.suites)})"
+            )
+        started = time.monotonic()
+        engine.client()
+        engine.reap_orphans()
+        try:
+            self._images()
+            self.timings["images"] = time.monotonic() - started
+            self.networks.create(self.labels())
+            self._create_containers()
+            self._configure_and_start()
+        except BaseException:
+            self.down()
+            raise
+        for name, handle in self.nodes.items():
+            for what, seconds in handle.timings.items():
+                self.timings[f"{what}:{name}"] = seconds
+        self.timings["up"] = time.monotonic() - started
+
+    def down(self) -> None:
+        try:
+            engine.remove_run(self.run_id)
+        except docker.errors.DockerException as exc:  # pragma: no cover - engine gone
+            log.warning("teardown of run %s failed: %s", self.run_id, exc)
+
+    def _images(self) -> None:
+        wanted = {}
+        for node in self.scenario.nodes:
+            kind = kind_of(node)
+            if node.image:
+                self.images[node.name] = node.image
+            else:
+                wanted[node.name] = (kind, kind.image_suite(self.suite))
+        tags: dict[tuple[str, str], str] = {}
+        for kind, suite in wanted.values():
+            if (kind.image, suite) not in tags:
+                tags[(kind.image, suite)] = ensure_image(kind, suite)
+        for name, (kind, suite) in wanted.items():
+            self.images[name] = tags[(kind.image, suite)]
+
+    def _create_containers(self) -> None:
+        for node in self.scenario.nodes:
+            labels = {**self.labels(), engine.LABEL_NODE: node.name, engine.LABEL_KIND: node.kind}
+            container = NodeContainer(
+                name=self.container_name(node.name),
+                image=self.images[node.name],
+                hostname=node.hostname,
+                labels=labels,
+                attachments=self.networks.attachments(node),
+            )
+            self.nodes[node.name] = NodeHandle(node, container, self.networks, self.start_timeout)
+        in_parallel(list(self.nodes.values()), lambda handle: handle.container.create())
+
+    def _configure_and_start(self) -> None:
+        """Every node is configured at once (nothing in a node's setup asks DNS); the DNS
+        server starts first, as the others look names up once they run."""
+        handles = list(self.nodes.values())
+        in_parallel(handles, lambda handle: handle.configure(self.scenario, self.images[handle.name]))
+        dns = [h for h in handles if capability(h.node, DnsServer)]
+        in_parallel(dns, NodeHandle.start_service)
+        in_parallel([h for h in handles if h not in dns], NodeHandle.start_service)
+
+    # ---- sending -------------------------------------------------------------------------------
+    def send(
+        self,
+        name: str,
+        source: str,
+        to: list[str],
+        mail_from: str | None = None,
+        server: str | None = None,
+        server_ip: str | None = None,
+        port: int = 25,
+        helo: str | None = None,
+        auth: dict[str, str] | None = None,
+        starttls: bool = False,
+        subject: str | None = None,
+        body: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Sent:
+        """Send a message: an SMTP session from a client/sink node, or a local submission at an MTA."""
+        handle = self.node(source)
+        sender = mail_from or f"tester@{handle.node.hostname}"
+        message = compose(name, self.run_id, sender, to, subject=subject, body=body, headers=headers)
+        if capability(handle.node, SmtpClient):
+            if server_ip is None:
+                if server is None:
+                    raise StepError(f"an SMTP send from {source} needs a server")
+                server_ip = self.networks.address_seen_from(server, seen_from=handle.node)
+            sent = smtp_session(
+                handle,
+                name,
+                message,
+                server or server_ip,
+                server_ip,
+                port=port,
+                helo=helo,
+                auth=auth,
+                starttls=starttls,
+            )
+        else:
+            sent = submit(handle, name, message)
+        self.sent[name] = sent
+        return sent
+
+    def address_seen_from(self, node_name: str, seen_from: str) -> str:
+        """The address of ``node_name`` on a network it shares with the node ``seen_from``."""
+        return self.networks.address_seen_from(node_name, self.scenario.node(seen_from))
+
+    def address_of(self, node_name: str) -> set[str]:
+        return self.networks.addresses_of(node_name)
+
+    def node_at(self, address: str) -> str | None:
+        """The node that has ``address``."""
+        return self.networks.node_at(address)
+
+    def sinks(self) -> list[str]:
+        """The nodes that capture mail."""
+        return [n.name for n in self.scenario.nodes if capability(n, CaptureSink)]
+
+    def dns_query(self, name: str, rtype: str) -> dict[str, Any]:
+        """Ask the topology's DNS server, from a node inside the topology that can (dnspython)."""
+        server = self.scenario.dns_node
+        if server is None:
+            raise HarnessError(f"scenario '{self.scenario.name}' has no DNS server to ask")
+        asker = next((n for n in self.scenario.nodes if capability(n, SmtpClient)), None)
+        if asker is None:
+            raise HarnessError("asking DNS needs a client or sink node in the topology (it runs dnspython)")
+        client = capability(asker, SmtpClient)
+        assert client is not None
+        ip = dns_address_for(self.scenario, asker, server)
+        output = self.node(asker.name).exec(client.dns_query_command(ip, name, rtype))
+        return dict(json.loads(output.strip().splitlines()[-1]))
+
+    # ---- description ---------------------------------------------------------------------------
+    def describe(self) -> str:
+        lines = [f"topology '{self.scenario.name}' on {self.suite} (run {self.run_id})"]
+        for handle in self.nodes.values():
+            addresses = ", ".join(f"{a.network}={a.ip}" for a in handle.node.attachments)
+            lines.append(
+                f"  {handle.name:<10} {handle.node.kind:<8} {handle.node.hostname:<24} {addresses:<28} "
+                f"{handle.version}  [docker exec -it {handle.container.name} bash]"
+            )
+        return "\n".join(lines)
