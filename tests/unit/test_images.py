@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.core import images
-from harness.kinds import KINDS
 from harness.errors import ImageBuildError
+from harness.kinds import KINDS
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError, ScenarioError
-from harness.scenario.loader import load_scenario, load_scenario_text
 from harness.kinds.postfix.settings import PostfixSettings
 from harness.kinds.sendmail.settings import SendmailSettings
 from harness.kinds.sink.settings import SinkSettings
+from harness.scenario.loader import load_scenario, load_scenario_text
 from harness.scenario.model import SUITES
 from harness.steps import STEPS
 from harness.steps.expectations import ExpectLog
