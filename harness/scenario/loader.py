@@ -429,14 +429,14 @@ class _Loader(Reader):
     def step_value(
         self, path: PathT, type_: str, nodes: dict[str, Node], networks: tuple[Network, ...], messages: set[str]
     ) -> Any:
-        if type_ in ("node", "mta", "sink", "smtp_source"):
+        if type_ in ("node", "mta", "sink_node", "smtp_source"):
             name = self.string(path, "node")
             if name not in nodes:
                 self.src.fail(path, f"no node named '{name}'", suggest(name, nodes))
             node, kind = nodes[name], nodes[name].kind
             if type_ == "mta" and not capability(node, Mta):
                 self.src.fail(path, f"'{name}' is a {kind} node, not an MTA ({names_with(Mta)})")
-            if type_ == "sink" and not capability(node, CaptureSink):
+            if type_ == "sink_node" and not capability(node, CaptureSink):
                 self.src.fail(path, f"'{name}' is a {kind} node, not a sink")
             if type_ == "smtp_source" and not capability(node, SmtpClient):
                 self.src.fail(path, f"'{name}' is a {kind} node; SMTP sessions start at {names_with(SmtpClient)} nodes")

@@ -186,7 +186,7 @@ class Flush(StepSpec):
 class ResetCaptures(StepSpec):
     action = "reset_captures"
     meaning = "Forget what a sink (default: every sink) captured so far."
-    at: str | None = key("the sink", "sink")
+    at: str | None = key("the sink", "sink_node")
 
     def run(self, topo: TopologyView) -> str:
         names = [self.at] if self.at else topo.sinks()

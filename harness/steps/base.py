@@ -5,7 +5,7 @@ The loader reads a step's keys with the types declared here and builds the class
 runner calls :meth:`StepSpec.run` against a topology; ``docs/scenario-format.md`` lists the
 same keys (a unit test keeps it true). Key types:
 
-- ``node``: a node name; ``mta``/``sink``/``smtp_source``: a node with that capability
+- ``node``: a node name; ``mta``/``sink_node``/``smtp_source``: a node with that capability
 - ``message``: the ``id`` of a message sent by an earlier ``send`` step
 - ``addresses``: one address or a list of them
 - ``seconds``: a number of seconds; ``regex``: a Python regular expression (searched)

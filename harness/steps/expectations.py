@@ -75,7 +75,7 @@ class ExpectCaptured(StepSpec):
         "keeps watching for `settle` seconds, so a late duplicate fails the step."
     )
     expectation = True
-    at: str = key("the sink", "sink", required=True)
+    at: str = key("the sink", "sink_node", required=True)
     message: str = key("the message", "message", required=True)
     rcpt: tuple[str, ...] | None = key("the exact envelope recipients of the capture", "addresses")
     mail_from: str | None = key("the envelope sender of the capture")
@@ -158,7 +158,7 @@ class ExpectNotCaptured(StepSpec):
     )
     expectation = True
     message: str = key("the message", "message", required=True)
-    at: str | None = key("only this sink (default: every sink)", "sink")
+    at: str | None = key("only this sink (default: every sink)", "sink_node")
     within: float = key(
         f"how long to keep watching (default {NOT_CAPTURED_WITHIN:g})", "seconds", default=NOT_CAPTURED_WITHIN
     )

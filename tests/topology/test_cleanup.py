@@ -14,6 +14,7 @@ import pytest
 
 from harness.core import engine
 from harness.core.images import ensure_image
+from harness.kinds import KINDS
 from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 
@@ -27,7 +28,7 @@ FAILING_STEP = """  - expect_not_captured: {message: from-postfix, at: mx, withi
 def _images_ready() -> None:
     """Build images first, so that the timings below are those of a start, not of a build."""
     for kind in ("bind", "postfix", "sendmail", "sink"):
-        ensure_image(kind, "bookworm")
+        ensure_image(KINDS[kind], "bookworm")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from harness.core import engine
 from harness.core.images import ensure_image, resolve_base
 from harness.errors import ImageLacksTools
+from harness.kinds import KINDS
 from harness.scenario.loader import load_scenario_text
 from harness.topology import Topology
 
@@ -31,7 +32,7 @@ steps:
 
 
 def test_a_user_image_with_the_tools_runs_the_scenario(labelled_objects: Callable[[str], list[str]]) -> None:
-    built = ensure_image("postfix", "bookworm")
+    built = ensure_image(KINDS["postfix"], "bookworm")
     own = "example.org/production-postfix:1.0"
     engine.client().images.get(built).tag(own)
     try:

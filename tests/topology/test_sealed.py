@@ -8,7 +8,6 @@ from collections.abc import Callable
 import pytest
 
 from harness.core import engine
-from harness.runner import dns_query
 from harness.topology import Topology
 
 pytestmark = [pytest.mark.topology, pytest.mark.mta_subnets("10.201.0.0/24")]
@@ -42,9 +41,9 @@ def test_topology_is_sealed(topology_factory: Callable[..., Topology], mta_suite
 def test_names_resolve_only_through_the_topology_dns(topology_factory: Callable[..., Topology], mta_suite: str) -> None:
     topo = topology_factory("smoke", suite=mta_suite)
     # A node's hostname outside every zone of the scenario: Docker's resolver would answer it.
-    assert dns_query(topo, "mx.remote.test", "A") == {"rcode": "NOERROR", "answer": ["10.201.0.30"], "error": None}
-    assert dns_query(topo, "remote.test", "MX")["answer"] == ["10 mx.remote.test."]
-    assert dns_query(topo, "www.example.com", "A")["rcode"] == "NXDOMAIN"
+    assert topo.dns_query("mx.remote.test", "A") == {"rcode": "NOERROR", "answer": ["10.201.0.30"], "error": None}
+    assert topo.dns_query("remote.test", "MX")["answer"] == ["10 mx.remote.test."]
+    assert topo.dns_query("www.example.com", "A")["rcode"] == "NXDOMAIN"
     # From inside an MTA, with the system resolver (what the MTA itself uses).
     hosts = topo.node("pf").container.exec(["getent", "hosts", "mx.remote.test"])
     assert hosts.output.split()[:1] == ["10.201.0.30"]

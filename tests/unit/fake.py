@@ -1,0 +1,217 @@
+"""A topology without containers: nodes whose captures, logs, queues, mailboxes and command
+results are scripted, so that every step's pass and fail paths run without Docker.
+
+A scripted value may be a list of values for successive reads (the last one repeats), to
+show what an expectation sees while it polls: ``node.script_captures([], [c1], [c1, c1])``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.core.container import ExecResult
+from harness.kinds import CaptureSink, Mta, capability, kind_of
+from harness.messages import compose
+from harness.observe.logs import Delivery, LogLine, queue_ids_for
+from harness.observe.queue import QueueEntry
+from harness.scenario.loader import load_scenario_text
+from harness.scenario.model import Scenario
+from harness.topology.sending import Sent, SmtpReply
+
+SCENARIO = """\
+networks:
+  lan: {subnet: 10.201.0.0/24}
+  far: {subnet: 10.202.0.0/24}
+nodes:
+  ns: {kind: bind, hostname: ns.example.test, networks: {lan: 10.201.0.53, far: 10.202.0.53}}
+  pf: {kind: postfix, hostname: pf.example.test, networks: {lan: 10.201.0.10}, users: [alice]}
+  sm: {kind: sendmail, hostname: sm.example.test, networks: {lan: 10.201.0.11}}
+  cl: {kind: client, hostname: cl.example.test, networks: {lan: 10.201.0.5}}
+  mx: {kind: sink, hostname: mx.remote.test, networks: {far: 10.202.0.30, lan: 10.201.0.30}}
+  mx2: {kind: sink, hostname: mx2.remote.test, networks: {far: 10.202.0.31}}
+dns:
+  zones: {example.test: [], remote.test: ["@ MX 10 mx"]}
+"""
+
+
+class Script:
+    """Successive values of one observation; the last one repeats."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values = list(values)
+        self.reads = 0
+
+    def next(self) -> Any:
+        value = self.values[min(self.reads, len(self.values) - 1)]
+        self.reads += 1
+        return value
+
+
+class FakeNode:
+    def __init__(self, topology: FakeTopology, name: str) -> None:
+        self.topology = topology
+        self.name = name
+        self.node = topology.scenario.node(name)
+        self.kind = kind_of(self.node)
+        self._captures = Script([])
+        self._log = Script("")
+        self._queue = Script([])
+        self._mailboxes: dict[str, Script] = {}
+        self._commands: dict[str, Script] = {}
+        self.done: list[str] = []  # the actions done to it, in order
+
+    # ---- scripting ---------------------------------------------------------------------------
+    def script_captures(self, *values: list[dict[str, Any]]) -> FakeNode:
+        self._captures = Script(*values)
+        return self
+
+    def script_log(self, *texts: str) -> FakeNode:
+        self._log = Script(*texts)
+        return self
+
+    def script_queue(self, *values: list[QueueEntry]) -> FakeNode:
+        self._queue = Script(*values)
+        return self
+
+    def script_mailbox(self, user: str, *texts: str) -> FakeNode:
+        self._mailboxes[user] = Script(*texts)
+        return self
+
+    def script_command(self, command: str, *results: tuple[int, str]) -> FakeNode:
+        self._commands[command] = Script(*(ExecResult(code, output) for code, output in results))
+        return self
+
+    # ---- what steps see --------------------------------------------------------------------
+    def run(self, command: str) -> ExecResult:
+        script = self._commands.get(command)
+        return script.next() if script else ExecResult(127, f"sh: 1: {command.split()[0]}: not found")
+
+    def log_text(self) -> str:
+        return str(self._log.next())
+
+    def log_lines(self) -> list[LogLine]:
+        return self.kind.parse_log(self.log_text())
+
+    def deliveries(self, message_id: str | None = None) -> list[Delivery]:
+        mta = capability(self.node, Mta)
+        assert mta is not None, f"{self.name} is no MTA"
+        lines = self.log_lines()
+        found = mta.deliveries(lines)
+        if message_id is None:
+            return found
+        qids = queue_ids_for(lines, message_id)
+        return [d for d in found if d.qid in qids]
+
+    def queue(self) -> list[QueueEntry]:
+        return list(self._queue.next())
+
+    def queue_text(self) -> str:
+        return "\n".join(f"{e.qid} {e.sender} {e.reason}" for e in self._queue.values[-1])
+
+    def queued(self, message_id: str) -> list[QueueEntry]:
+        qids = queue_ids_for(self.log_lines(), message_id)
+        return [e for e in self.queue() if e.qid in qids]
+
+    def captures(self) -> list[dict[str, Any]]:
+        assert capability(self.node, CaptureSink), f"{self.name} is no sink"
+        return list(self._captures.next())
+
+    def reset_captures(self) -> None:
+        self.done.append("reset_captures")
+        self._captures = Script([])
+
+    def mailbox(self, user: str) -> str:
+        script = self._mailboxes.get(user)
+        return str(script.next()) if script else ""
+
+    def flush(self) -> None:
+        self.done.append("flush")
+
+    def stop(self) -> None:
+        self.done.append("stop")
+
+    def start(self) -> None:
+        self.done.append("start")
+
+    def refuse(self) -> None:
+        self.done.append("refuse")
+
+    def restore(self) -> None:
+        self.done.append("restore")
+
+    def disconnect(self, network: str | None = None) -> None:
+        self.done.append(f"disconnect {network}")
+
+    def reconnect(self, network: str | None = None) -> None:
+        self.done.append(f"reconnect {network}")
+
+
+class FakeTopology:
+    """Implements harness.steps.view.TopologyView over scripted nodes."""
+
+    def __init__(self, text: str = SCENARIO) -> None:
+        self.scenario: Scenario = load_scenario_text(text, "fake.yaml")
+        self.nodes = {n.name: FakeNode(self, n.name) for n in self.scenario.nodes}
+        self.sent: dict[str, Sent] = {}
+        self.sends: list[dict[str, Any]] = []
+        self.dns_answers: dict[tuple[str, str], dict[str, Any]] = {}
+        self.smtp_replies: list[list[SmtpReply]] = []  # transcripts for the next SMTP sends
+
+    def node(self, name: str) -> FakeNode:
+        return self.nodes[name]
+
+    def sinks(self) -> list[str]:
+        return [n.name for n in self.scenario.nodes if capability(n, CaptureSink)]
+
+    def address_of(self, node_name: str) -> set[str]:
+        return {str(a.ip) for a in self.scenario.node(node_name).attachments}
+
+    def node_at(self, address: str) -> str | None:
+        return next((n.name for n in self.scenario.nodes if address in self.address_of(n.name)), None)
+
+    def address_seen_from(self, node_name: str, seen_from: str) -> str:
+        shared = {a.network for a in self.scenario.node(seen_from).attachments}
+        return next(str(a.ip) for a in self.scenario.node(node_name).attachments if a.network in shared)
+
+    def dns_query(self, name: str, rtype: str) -> dict[str, Any]:
+        return self.dns_answers.get((name, rtype), {"rcode": "NXDOMAIN", "answer": []})
+
+    def send(self, name: str, source: str, to: list[str], **options: Any) -> Sent:
+        self.sends.append({"name": name, "source": source, "to": to, **options})
+        message = compose(name, "fake", options.get("mail_from") or f"tester@{source}", to)
+        if options.get("server") is None and options.get("server_ip") is None:
+            sent = Sent(name, message, source)
+        else:
+            transcript = self.smtp_replies.pop(0) if self.smtp_replies else accepted_transcript(to)
+            sent = Sent(name, message, source, server=options.get("server"), transcript=transcript)
+        self.sent[name] = sent
+        return sent
+
+    # ---- helpers for tests ---------------------------------------------------------------------
+    def message_id(self, name: str) -> str:
+        return self.sent[name].message.message_id
+
+    def capture(self, name: str, peer: str = "10.201.0.10", **fields: Any) -> dict[str, Any]:
+        """A capture record of an earlier sent message, as the sink writes it."""
+        sent = self.sent[name]
+        record = {
+            "message_id": sent.message.message_id,
+            "peer": peer,
+            "mail_from": sent.message.sender,
+            "rcpt_to": list(sent.message.recipients),
+            "auth_user": None,
+            "auth_mechanism": None,
+            "tls": False,
+        }
+        record.update(fields)
+        return record
+
+
+def accepted_transcript(to: list[str]) -> list[SmtpReply]:
+    return [
+        SmtpReply("connect", 220, "mx ESMTP"),
+        SmtpReply("helo", 250, "mx"),
+        SmtpReply("mail", 250, "2.1.0 Ok"),
+        *(SmtpReply("rcpt", 250, "2.1.5 Ok", rcpt) for rcpt in to),
+        SmtpReply("data", 250, "2.0.0 Ok: queued"),
+    ]

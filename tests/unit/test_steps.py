@@ -1,0 +1,455 @@
+"""Every step against a fake topology: what it does, what it reports when it holds, and the
+exact text of each way it fails. No Docker: captures, logs, queues, mailboxes, DNS answers
+and command results are scripted (``fake.py``)."""
+
+from __future__ import annotations
+
+import pytest
+from fake import FakeTopology, accepted_transcript
+
+from harness.errors import ExpectationFailed
+from harness.observe.queue import QueueEntry
+from harness.steps import STEPS
+from harness.steps.actions import (
+    Disconnect,
+    Flush,
+    Reconnect,
+    Refuse,
+    ResetCaptures,
+    Restore,
+    Send,
+    Sleep,
+    SmtpAuth,
+    Start,
+    Stop,
+)
+from harness.steps.expectations import (
+    ExpectCaptured,
+    ExpectCommand,
+    ExpectDelivery,
+    ExpectDns,
+    ExpectLog,
+    ExpectMailbox,
+    ExpectNotCaptured,
+    ExpectQueued,
+    ExpectQueueEmpty,
+    ExpectSmtp,
+    RelayCheck,
+)
+from harness.topology.sending import SmtpReply
+
+QUICK = 0.3  # seconds: failing waits in these tests end quickly
+
+
+@pytest.fixture
+def topo() -> FakeTopology:
+    return FakeTopology()
+
+
+def fails(step: object, topo: FakeTopology) -> str:
+    with pytest.raises(ExpectationFailed) as info:
+        step.run(topo)  # type: ignore[attr-defined]
+    return str(info.value)
+
+
+def test_every_step_is_tested_here() -> None:
+    tested = {
+        cls.action
+        for cls in (
+            Send, Stop, Start, Refuse, Restore, Disconnect, Reconnect, Flush, ResetCaptures, Sleep,
+            ExpectSmtp, ExpectCaptured, ExpectNotCaptured, ExpectDelivery, ExpectQueued, ExpectQueueEmpty,
+            ExpectLog, ExpectMailbox, ExpectDns, ExpectCommand, RelayCheck,
+        )
+    }  # fmt: skip
+    assert tested == set(STEPS.names())
+
+
+def test_defaults_are_defined_once_on_the_step() -> None:
+    assert ExpectCaptured(at="mx", message="m").within == 30.0
+    assert ExpectNotCaptured(message="m").within == 5.0
+    assert RelayCheck(from_="cl", server="pf", domain="remote.test").port == 25
+    assert Send(id="m", from_="cl", to=("a@b",), server="mx").expect == "accepted"
+    assert ExpectCaptured.key("within").meaning == "how long to wait for it to become true (default 30)"
+
+
+# ---- send --------------------------------------------------------------------------------------
+def test_send_over_smtp_passes_every_key_on(topo: FakeTopology) -> None:
+    step = Send(
+        id="m1",
+        from_="cl",
+        to=("bob@remote.test",),
+        server="mx",
+        port=587,
+        helo="me.test",
+        starttls=True,
+        auth=SmtpAuth("u", "p", "LOGIN"),
+        headers=(("X-A", "1"),),
+    )
+    detail = step.run(topo)
+    [sent] = topo.sends
+    assert sent["server"] == "mx" and sent["port"] == 587 and sent["helo"] == "me.test" and sent["starttls"]
+    assert sent["auth"] == {"user": "u", "password": "p", "mechanism": "LOGIN"}
+    assert sent["headers"] == {"X-A": "1"}
+    assert detail.startswith("message 'm1' <m1.fake.") and "to server mx" in detail
+
+
+def test_send_defaults_to_port_25_and_a_local_submission_has_no_server(topo: FakeTopology) -> None:
+    Send(id="m1", from_="cl", to=("bob@remote.test",), server="mx").run(topo)
+    Send(id="m2", from_="pf", to=("bob@remote.test",)).run(topo)
+    assert topo.sends[0]["port"] == 25 and topo.sends[1]["server"] is None
+    assert "(local submission)" in topo.sent["m2"].describe()
+
+
+def test_send_that_is_refused_fails_unless_a_rejection_is_expected(topo: FakeTopology) -> None:
+    refused = [
+        SmtpReply("connect", 220, "mx"),
+        SmtpReply("mail", 250, "ok"),
+        SmtpReply("rcpt", 554, "5.7.1 Relay access denied", "x@y"),
+    ]
+    topo.smtp_replies = [refused, list(refused)]
+    text = fails(Send(id="m1", from_="cl", to=("x@y",), server="mx"), topo)
+    assert text.startswith("the message was not accepted:\nmessage 'm1' ")
+    assert "  rcpt [x@y]: 554 5.7.1 Relay access denied" in text
+    Send(id="m2", from_="cl", to=("x@y",), server="mx", expect="rejected").run(topo)
+
+
+def test_send_that_is_accepted_fails_when_a_rejection_is_expected(topo: FakeTopology) -> None:
+    text = fails(Send(id="m1", from_="cl", to=("x@y",), server="mx", expect="rejected"), topo)
+    assert text.startswith("the message was accepted, but a rejection was expected:\n")
+
+
+# ---- faults and queue runs -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("step", "done", "detail"),
+    [
+        (Stop(node="pf"), "stop", "pf stopped"),
+        (Start(node="pf"), "start", "pf started and ready"),
+        (Refuse(node="pf"), "refuse", "the service of pf stopped"),
+        (Restore(node="pf"), "restore", "the service of pf started and ready"),
+        (Disconnect(node="pf", network="lan"), "disconnect lan", "pf cut off lan"),
+        (Reconnect(node="pf"), "reconnect None", "pf attached to its first network again"),
+        (Flush(node="pf"), "flush", "queue run of pf started"),
+    ],
+)
+def test_node_actions_act_on_their_node(topo: FakeTopology, step: object, done: str, detail: str) -> None:
+    assert step.run(topo) == detail  # type: ignore[attr-defined]
+    assert topo.node("pf").done == [done]
+
+
+def test_reset_captures_at_every_sink_or_one(topo: FakeTopology) -> None:
+    assert ResetCaptures().run(topo) == "captures forgotten at mx, mx2"
+    assert ResetCaptures(at="mx2").run(topo) == "captures forgotten at mx2"
+    assert topo.node("mx").done == ["reset_captures"] and topo.node("mx2").done == ["reset_captures"] * 2
+
+
+def test_sleep_sleeps() -> None:
+    assert Sleep(seconds=0.01).run(FakeTopology()) == "slept 0.01 s"
+
+
+# ---- expect_smtp -------------------------------------------------------------------------------
+def test_expect_smtp_checks_each_reply_of_the_stage(topo: FakeTopology) -> None:
+    topo.smtp_replies = [
+        [
+            *accepted_transcript(["a@x"])[:3],
+            SmtpReply("rcpt", 250, "ok", "a@x"),
+            SmtpReply("rcpt", 450, "4.2.0 greylisted", "b@x"),
+        ]
+    ]
+    Send(id="m1", from_="cl", to=("a@x", "b@x"), server="mx", expect="any").run(topo)
+    assert ExpectSmtp(message="m1", stage="rcpt", rcpt="b@x", code=450, text="greylisted").run(topo) == (
+        "rcpt [b@x]: 450 4.2.0 greylisted"
+    )
+    assert fails(ExpectSmtp(message="m1", stage="rcpt", code=250), topo) == (
+        "expected 250 at rcpt, got: rcpt [b@x]: 450 4.2.0 greylisted"
+    )
+    assert fails(ExpectSmtp(message="m1", stage="rcpt", rcpt="a@x", text="^accepted"), topo) == (
+        "the rcpt reply does not match /^accepted/: rcpt [a@x]: 250 ok"
+    )
+    text = fails(ExpectSmtp(message="m1", stage="data"), topo)
+    assert text.startswith("the session never reached data:\nmessage 'm1'")
+    assert fails(ExpectSmtp(message="m1", stage="rcpt", rcpt="c@x"), topo).startswith(
+        "the session never reached rcpt for c@x:"
+    )
+
+
+# ---- expect_captured ---------------------------------------------------------------------------
+@pytest.fixture
+def sent(topo: FakeTopology) -> FakeTopology:
+    Send(id="m1", from_="pf", to=("bob@remote.test",), mail_from="alice@example.test").run(topo)
+    return topo
+
+
+def test_expect_captured_holds_for_one_matching_copy(sent: FakeTopology) -> None:
+    capture = sent.capture("m1", peer="10.201.0.10", auth_user="relay", auth_mechanism="PLAIN", tls=True)
+    sent.node("mx").script_captures([], [capture])
+    step = ExpectCaptured(
+        at="mx",
+        message="m1",
+        rcpt=("bob@remote.test",),
+        mail_from="alice@example.test",
+        peer="pf",
+        auth_user="relay",
+        auth_mechanism="PLAIN",
+        tls=True,
+        settle=0.1,
+    )
+    assert step.run(sent) == "captured at mx from pf <alice@example.test> -> bob@remote.test auth=relay/PLAIN tls"
+
+
+def test_expect_captured_fails_when_nothing_arrives(sent: FakeTopology) -> None:
+    assert fails(ExpectCaptured(at="mx", message="m1", within=QUICK), sent) == (
+        "mx captured 0 of 1 expected cop(ies) of 'm1' within 0 s"
+    )
+
+
+def test_expect_captured_sees_a_duplicate_that_arrives_after_the_first_copy(sent: FakeTopology) -> None:
+    capture = sent.capture("m1")
+    sent.node("mx").script_captures([capture], [capture], [capture, capture])
+    assert fails(ExpectCaptured(at="mx", message="m1", settle=1.0), sent) == (
+        "mx captured 'm1' 2 times, expected 1 (the last within 1 s of the expected ones)"
+    )
+
+
+def test_expect_captured_count_means_exactly(sent: FakeTopology) -> None:
+    capture = sent.capture("m1")
+    sent.node("mx").script_captures([capture, capture])
+    assert "captured at mx" in ExpectCaptured(at="mx", message="m1", count=2, settle=0.1).run(sent)
+    sent.node("mx").script_captures([capture, capture, capture])
+    assert fails(ExpectCaptured(at="mx", message="m1", count=2, settle=0.1), sent).startswith(
+        "mx captured 'm1' 3 times, expected 2"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("rcpt", ("carol@remote.test",), "recipients ['bob@remote.test'] != ['carol@remote.test']"),
+        ("mail_from", "eve@example.test", "sender <alice@example.test> != <eve@example.test>"),
+        ("peer", "sm", "peer was 10.201.0.10 (pf), not sm"),
+        ("auth_user", "relay", "authenticated as None, not 'relay'"),
+        ("auth_mechanism", "LOGIN", "mechanism None, not 'LOGIN'"),
+        ("tls", True, "the session was not encrypted"),
+    ],
+)
+def test_expect_captured_names_what_differs(sent: FakeTopology, key: str, value: object, problem: str) -> None:
+    sent.node("mx").script_captures([sent.capture("m1")])
+    step = ExpectCaptured(at="mx", message="m1", settle=0, **{key: value})  # type: ignore[arg-type]
+    assert fails(step, sent) == f"mx captured 'm1', but: {problem}"
+
+
+# ---- expect_not_captured ---------------------------------------------------------------------
+def test_expect_not_captured_watches_every_sink(sent: FakeTopology) -> None:
+    assert ExpectNotCaptured(message="m1", within=QUICK).run(sent) == "no capture at mx, mx2 in 0 s"
+    sent.node("mx2").script_captures([], [sent.capture("m1")])
+    assert fails(ExpectNotCaptured(message="m1", within=2), sent) == (
+        "'m1' was captured at mx2, but nothing was expected"
+    )
+    assert ExpectNotCaptured(message="m1", at="mx", within=QUICK).run(sent) == "no capture at mx in 0 s"
+
+
+# ---- expect_delivery ---------------------------------------------------------------------------
+POSTFIX_LOG = """\
+Nov 22 21:42:41 pf postfix/pickup[100]: AA6B8196C8D: uid=0 from=<alice@example.test>
+Nov 22 21:42:41 pf postfix/cleanup[101]: AA6B8196C8D: message-id={mid}
+Nov 22 21:42:46 pf postfix/smtp[102]: AA6B8196C8D: to=<bob@remote.test>, relay=none, delay=5, dsn=4.4.1, status=deferred (connect to mx.remote.test[10.202.0.30]:25: Connection timed out)
+"""
+POSTFIX_SENT = "Nov 22 21:42:56 pf postfix/smtp[102]: AA6B8196C8D: to=<bob@remote.test>, relay=mx.remote.test[10.202.0.30]:25, delay=15, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n"
+
+
+def test_expect_delivery_waits_for_a_matching_attempt(sent: FakeTopology) -> None:
+    log = POSTFIX_LOG.format(mid=sent.message_id("m1"))
+    sent.node("pf").script_log(log, log + POSTFIX_SENT)
+    step = ExpectDelivery(
+        at="pf", message="m1", status="sent", rcpt="bob@remote.test", relay=r"mx\.remote", dsn="2.0.0", reason="Ok"
+    )
+    assert step.run(sent) == POSTFIX_SENT.strip()
+    deferred = ExpectDelivery(at="pf", message="m1", status="deferred", reason="timed out").run(sent)
+    assert deferred.endswith("status=deferred (connect to mx.remote.test[10.202.0.30]:25: Connection timed out)")
+
+
+def test_expect_delivery_failure_shows_what_was_seen(sent: FakeTopology) -> None:
+    log = POSTFIX_LOG.format(mid=sent.message_id("m1"))
+    sent.node("pf").script_log(log)
+    text = fails(ExpectDelivery(at="pf", message="m1", status="bounced", dsn="5", within=QUICK), sent)
+    assert text.startswith(
+        "no 'bounced' delivery of 'm1' at pf matching dsn='5'; seen:\n  Nov 22 21:42:46 pf postfix/smtp"
+    )
+    sent.node("pf").script_log("")
+    assert fails(ExpectDelivery(at="pf", message="m1", status="sent", within=QUICK), sent) == (
+        "no 'sent' delivery of 'm1' at pf matching (any); seen:\n  (no delivery attempt of it in the log)"
+    )
+
+
+# ---- expect_queued / expect_queue_empty --------------------------------------------------------
+def test_expect_queued_and_its_absence(sent: FakeTopology) -> None:
+    log = POSTFIX_LOG.format(mid=sent.message_id("m1"))
+    entry = QueueEntry("AA6B8196C8D", "alice@example.test", ("bob@remote.test",), "connect to mx: Connection timed out")
+    other = QueueEntry("BB6B8196C8D", "x@y", ("z@w",), "later")
+    pf = sent.node("pf").script_log(log).script_queue([other], [other, entry])
+    assert ExpectQueued(at="pf", message="m1", reason="timed out").run(sent) == (
+        "AA6B8196C8D: connect to mx: Connection timed out"
+    )
+    assert fails(ExpectQueued(at="pf", message="m1", absent=True), sent) == (
+        "'m1' is queued at pf: AA6B8196C8D: connect to mx: Connection timed out"
+    )
+    pf.script_queue([other])
+    assert ExpectQueued(at="pf", message="m1", absent=True).run(sent) == "'m1' not queued at pf"
+    assert fails(ExpectQueued(at="pf", message="m1", reason="refused", within=QUICK), sent) == (
+        "'m1' is not queued at pf with a reason matching /refused/; queue:\nBB6B8196C8D x@y later"
+    )
+
+
+def test_expect_queue_empty(sent: FakeTopology) -> None:
+    entry = QueueEntry("AA6B8196C8D", "a@b", ("c@d",), "deferred")
+    pf = sent.node("pf").script_queue([entry], [])
+    assert ExpectQueueEmpty(at="pf").run(sent) == "queue of pf empty"
+    pf.script_queue([entry])
+    assert (
+        fails(ExpectQueueEmpty(at="pf", within=QUICK), sent) == "the queue of pf is not empty: AA6B8196C8D (deferred)"
+    )
+
+
+# ---- expect_log --------------------------------------------------------------------------------
+def test_expect_log_any_line_or_the_messages_lines(sent: FakeTopology) -> None:
+    log = POSTFIX_LOG.format(mid=sent.message_id("m1")) + "Nov 22 21:43:00 pf postfix/smtpd[1]: warning: something\n"
+    sent.node("pf").script_log(log)
+    assert ExpectLog(at="pf", match="warning: something").run(sent).endswith("warning: something")
+    assert ExpectLog(at="pf", match="status=deferred", message="m1").run(sent).endswith("Connection timed out)")
+    assert fails(ExpectLog(at="pf", match="warning", message="m1", within=QUICK), sent) == (
+        "no line of pf's log matches /warning/ within 0 s"
+    )
+    assert ExpectLog(at="pf", match="status=sent", absent=True).run(sent) == "no line of pf's log matches"
+    text = fails(ExpectLog(at="pf", match="deferred", absent=True), sent)
+    assert text.startswith("pf's log has lines matching /deferred/:\nNov 22 21:42:46 pf postfix/smtp")
+
+
+# ---- expect_mailbox ----------------------------------------------------------------------------
+def test_expect_mailbox_counts_copies(sent: FakeTopology) -> None:
+    copy = f"From a\nMessage-ID: {sent.message_id('m1')}\n\nbody\n"
+    pf = sent.node("pf").script_mailbox("alice", "", copy)
+    assert ExpectMailbox(at="pf", user="alice", message="m1").run(sent) == "1 copy in the mailbox of alice at pf"
+    assert fails(ExpectMailbox(at="pf", user="alice", message="m1", absent=True), sent) == (
+        "the mailbox of alice at pf holds 'm1'"
+    )
+    assert fails(ExpectMailbox(at="pf", user="alice", message="m1", count=2, within=QUICK), sent) == (
+        "the mailbox of alice at pf does not hold 'm1'"
+    )
+    pf.script_mailbox("alice", copy * 3)
+    assert fails(ExpectMailbox(at="pf", user="alice", message="m1", count=2), sent) == (
+        "the mailbox of alice at pf holds 3 copies of 'm1', expected 2"
+    )
+    pf.script_mailbox("alice", "")
+    assert ExpectMailbox(at="pf", user="alice", message="m1", absent=True).run(sent) == (
+        "not in the mailbox of alice at pf"
+    )
+
+
+# ---- expect_dns ------------------------------------------------------------------------------
+def test_expect_dns_rcode_and_answer(topo: FakeTopology) -> None:
+    topo.dns_answers[("remote.test", "MX")] = {"rcode": "NOERROR", "answer": ["10 mx.remote.test."]}
+    assert ExpectDns(name="remote.test", rtype="MX", answer=("10 mx.remote.test.",)).run(topo) == (
+        "NOERROR ['10 mx.remote.test.']"
+    )
+    assert fails(ExpectDns(name="remote.test", rtype="MX", answer=("20 mx2.remote.test.",)), topo) == (
+        "DNS MX remote.test: answer ['10 mx.remote.test.'], expected ['20 mx2.remote.test.']"
+    )
+    assert fails(ExpectDns(name="gone.test"), topo) == "DNS A gone.test: NXDOMAIN [], expected NOERROR"
+    assert ExpectDns(name="gone.test", rcode="NXDOMAIN").run(topo) == "NXDOMAIN []"
+
+
+# ---- expect_command --------------------------------------------------------------------------
+def test_expect_command_exit_code_and_output(topo: FakeTopology) -> None:
+    pf = topo.node("pf").script_command("postconf -h relayhost", (0, "[relay.test]:587\n"))
+    assert ExpectCommand(at="pf", run_="postconf -h relayhost", match=r"\[relay\.test\]").run(topo) == (
+        "$ postconf -h relayhost\n[relay.test]:587"
+    )
+    assert fails(ExpectCommand(at="pf", run_="postconf -h relayhost", match="587", absent=True), topo) == (
+        "'postconf -h relayhost' at pf: expected exit 0 and output not matching /587/, got exit 0:\n[relay.test]:587"
+    )
+    pf.script_command("false", (1, ""))
+    assert ExpectCommand(at="pf", run_="false", code=1).run(topo) == "$ false\n"
+    assert fails(ExpectCommand(at="pf", run_="nothing"), topo) == (
+        "'nothing' at pf: expected exit 0, got exit 127:\nsh: 1: nothing: not found"
+    )
+    pf.script_command("late", (1, "no"), (0, "yes"))
+    assert ExpectCommand(at="pf", run_="late", match="yes", within=2).run(topo) == "$ late\nyes"
+
+
+# ---- relay_check -----------------------------------------------------------------------------
+def refused_transcript() -> list[SmtpReply]:
+    return [
+        SmtpReply("connect", 220, "pf"),
+        SmtpReply("mail", 250, "ok"),
+        SmtpReply("rcpt", 554, "5.7.1 Relay access denied"),
+    ]
+
+
+def test_relay_check_closed_when_every_form_is_refused(topo: FakeTopology) -> None:
+    topo.smtp_replies = [refused_transcript() for _ in range(16)]
+    detail = RelayCheck(from_="cl", server="pf", domain="remote.test", within=QUICK).run(topo)
+    assert detail.startswith("All tests performed, no relays accepted (pf; 0 form(s) accepted at DATA)")
+    assert len(topo.sends) == 16 and all(s["server"] == "pf" for s in topo.sends)
+
+
+def test_relay_check_open_when_a_form_reaches_a_sink(topo: FakeTopology) -> None:
+    topo.smtp_replies = [accepted_transcript(["x"])] + [refused_transcript() for _ in range(15)]
+    mx = topo.node("mx")
+    original = topo.send
+
+    def send_and_deliver(name: str, source: str, to: list[str], **options: object) -> object:
+        sent = original(name, source, to, **options)
+        if name.endswith("-01"):
+            mx.script_captures([topo.capture(name, peer="10.201.0.10")])
+        return sent
+
+    topo.send = send_and_deliver  # type: ignore[method-assign]
+    text = fails(RelayCheck(from_="cl", server="pf", domain="remote.test", within=2), topo)
+    assert text.startswith("expected the relay to be closed:\npf is an OPEN RELAY: 1/16 forms")
+    assert " 1. MAIL FROM:<> RCPT TO:<relaytest@remote.test>  rcpt 250  data 250  RELAYED to mx" in text
+
+
+def test_relay_check_counts_an_accepted_form_queued_at_the_server_as_open(topo: FakeTopology) -> None:
+    pf = topo.node("pf")
+    original = topo.send
+
+    def send_and_queue(name: str, source: str, to: list[str], **options: object) -> object:
+        sent = original(name, source, to, **options)
+        if name.endswith("-01"):
+            pf.script_log(POSTFIX_LOG.format(mid=sent.message.message_id).rsplit("\n", 2)[0] + "\n")
+            pf.script_queue([QueueEntry("AA6B8196C8D", "", ("relaytest@remote.test",), "deferred")])
+        return sent
+
+    topo.smtp_replies = [accepted_transcript(["x"])] + [refused_transcript() for _ in range(15)]
+    topo.send = send_and_queue  # type: ignore[method-assign]
+    text = fails(RelayCheck(from_="cl", server="pf", domain="remote.test", within=QUICK), topo)
+    assert "accepted and QUEUED at pf" in text
+
+
+def test_relay_check_closed_when_an_accepted_form_bounced(topo: FakeTopology) -> None:
+    pf = topo.node("pf")
+    original = topo.send
+
+    def send_and_bounce(name: str, source: str, to: list[str], **options: object) -> object:
+        sent = original(name, source, to, **options)
+        if name.endswith("-01"):
+            mid = sent.message.message_id
+            pf.script_log(
+                f"Nov 22 21:42:41 pf postfix/cleanup[101]: AA6B8196C8D: message-id={mid}\n"
+                "Nov 22 21:42:41 pf postfix/local[103]: AA6B8196C8D: to=<relaytest@pf.example.test>, relay=local, "
+                'delay=0, dsn=5.1.1, status=bounced (unknown user: "relaytest")\n'
+            )
+        return sent
+
+    topo.smtp_replies = [accepted_transcript(["x"])] + [refused_transcript() for _ in range(15)]
+    topo.send = send_and_bounce  # type: ignore[method-assign]
+    detail = RelayCheck(from_="cl", server="pf", domain="remote.test", within=2).run(topo)
+    assert detail.startswith(
+        "All tests performed, no relays accepted (pf; 1 form(s) accepted at DATA, all 1 bounced without delivery)"
+    )
+    assert 'accepted, then bounced at pf: unknown user: "relaytest"' in detail
+
+
+def test_relay_check_fails_an_expected_open_relay_that_is_closed(topo: FakeTopology) -> None:
+    topo.smtp_replies = [refused_transcript() for _ in range(16)]
+    text = fails(RelayCheck(from_="cl", server="pf", domain="remote.test", within=QUICK, expect="open"), topo)
+    assert text.startswith("expected the relay to be open:\nAll tests performed")
