@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.kinds import KINDS, Mta
 from harness.runner import RunResult
 from harness.scenario.model import SUITES
 
@@ -77,7 +78,8 @@ _NOISE = (
     (re.compile(r"@0x[0-9a-f]+ "), ""),  # BIND's client object
     (re.compile(r"#\d+\b"), "#PORT"),  # BIND's client port
     (re.compile(r"\[\d+\]:"), ":"),  # pids
-    (re.compile(r"\b[0-9A-F]{9,12}\b|\b[0-9A-Za-z]{14}\b"), "QID"),  # Postfix / sendmail queue ids
+    # Queue ids, by each MTA kind's own format: a 14-letter word is not one.
+    (re.compile(r"\b(?:" + "|".join(k.queue_id for k in KINDS.values() if isinstance(k, Mta)) + r")\b"), "QID"),
     (re.compile(r"\b(x?delay|delays|pri|size)=[^,]+, "), ""),
     (re.compile(r"\b\d+(\.\d+)? s\b"), "N s"),
     (re.compile(r":\d{4,5}\b"), ":PORT"),

@@ -137,6 +137,8 @@ class Mta:
     """Capability: a mail transfer agent with local submission, a queue and local mailboxes."""
 
     local_users: ClassVar[bool] = True
+    # A regular expression of the MTA's queue ids (no anchors, no groups).
+    queue_id: ClassVar[str] = ""
 
     def submit_command(self, mail_from: str, recipients: list[str], message_path: str) -> list[str]:
         raise NotImplementedError

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from harness.kinds import KINDS
+from harness.kinds.postfix.queue import parse_postqueue_json
+from harness.kinds.sendmail.queue import parse_mailq
 from harness.report import Row, load_results, markdown, normalise, write_report
+
+DATA = Path(__file__).parent / "data"
 
 
 def _result(suite: str, detail: str, status: str = "passed") -> dict[str, Any]:
@@ -84,3 +92,99 @@ def test_bind_query_log_lines_lose_their_stamp_client_and_port() -> None:
         normalise(line)
         == "queries: client 10.203.4.12#PORT (relay.upstream.test): query: relay.upstream.test IN MX + (10.203.4.53)"
     )
+
+
+# --- queue ids ----------------------------------------------------------------------------------
+# Every queue id becomes QID, by the format of the MTA that wrote it; words that merely have
+# the length of one (14 letters, like "Authentication") are observations and stay.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "530 5.7.0 Authentication required",
+        "SASL authentication failed; cannot authenticate to server relay.upstream.test[10.203.2.30]: no mechanism available",
+        "warning: SASL authentication failure: No worthy mechs found",
+        "535 5.7.8 Error: authentication failed: Authentication credentials invalid",
+        "SASL authentication failed; server relay.upstream.test[10.203.2.30] said: 535 5.7.8 Authentication credentials invalid",
+        # data/logs/bookworm-postfix.log
+        'To disable backwards compatibility use "postconf compatibility_level=3.6" and "postfix reload"',
+    ],
+)
+def test_words_as_long_as_a_queue_id_are_kept(text: str) -> None:
+    assert normalise(text) == text
+
+
+def test_reasons_in_a_delivery_line_are_kept_and_its_queue_id_goes() -> None:
+    line = (
+        "Nov 22 21:43:40 pf postfix/smtp[412]: 3FC03196184: to=<carol@cl.office.test>, "
+        "relay=relay.upstream.test[10.203.2.30]:587, delay=0.1, delays=0.04/0.01/0.05/0, dsn=5.7.0, "
+        "status=bounced (host relay.upstream.test[10.203.2.30] said: 530 5.7.0 Authentication required "
+        "(in reply to MAIL FROM command))"
+    )
+    assert normalise(line) == (
+        "postfix/smtp: QID: to=<carol@cl.office.test>, relay=relay.upstream.test[10.203.2.30]:587, "
+        "dsn=5.7.0, status=bounced (host relay.upstream.test[10.203.2.30] said: 530 5.7.0 Authentication "
+        "required (in reply to MAIL FROM command))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # data/logs/bookworm-postfix.log
+        (
+            "Nov 22 21:42:41 pf postfix/bounce[339]: D5287196C8F: sender non-delivery notification: D8C96196C92",
+            "postfix/bounce: QID: sender non-delivery notification: QID",
+        ),
+        # data/logs/trixie-postfix.log
+        (
+            "Nov 22 21:49:07 pf postfix/cleanup[418]: 33B241AD053: message-id=<pf-sent@t>",
+            "postfix/cleanup: QID: message-id=<pf-sent@t>",
+        ),
+        # data/logs/bookworm-sendmail.log
+        (
+            "Nov 22 21:42:42 sm mail.info sendmail[175]: 6AMLggFN000175: to=bob@remote.test, delay=00:00:00, "
+            "xdelay=00:00:00, mailer=relay, pri=30041, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, "
+            "stat=Sent (6AMLggBk000176 Message accepted for delivery)",
+            "sendmail: QID: to=bob@remote.test, mailer=relay, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, "
+            "stat=Sent (QID Message accepted for delivery)",
+        ),
+        # data/queue/trixie-mailq.txt
+        (
+            "6AMLn87u000262        5 Sun Nov 22 21:49 a@sm.example.test",
+            "QID        5 Sun Nov 22 21:49 a@sm.example.test",
+        ),
+    ],
+)
+def test_real_queue_ids_become_qid(line: str, expected: str) -> None:
+    assert normalise(line) == expected
+
+
+def _recorded_queue_ids() -> set[str]:
+    qids = set()
+    for path in sorted((DATA / "logs").glob("*.log")):
+        kind = KINDS[path.stem.split("-", 1)[1]]  # bookworm-postfix.log
+        qids |= {line.qid for line in kind.parse_log(path.read_text(encoding="utf-8")) if line.qid}
+    for path in sorted((DATA / "queue").glob("*")):
+        text = path.read_text(encoding="utf-8")
+        entries = parse_postqueue_json(text) if path.suffix == ".jsonl" else parse_mailq(text)
+        qids |= {entry.qid for entry in entries}
+    return qids
+
+
+def test_every_recorded_queue_id_is_one_and_nothing_else_in_the_logs_is() -> None:
+    qids = _recorded_queue_ids()
+    assert len(qids) > 60  # both MTAs, three versions each
+    assert {qid for qid in qids if normalise(qid) != "QID"} == set()
+    # In every recorded log line, exactly the queue ids become QID: the count of QIDs is
+    # that of the ids in the line, and no id is left. (Message-IDs that Postfix makes up,
+    # <20261122214241.D8C96196C92@...>, start with a 14-digit time stamp that has the form
+    # of a sendmail queue id; it changes from run to run as well, so they are left out.)
+    word = re.compile(r"[0-9A-Za-z]+")
+    made_up_msgid = re.compile(r"message-id=<\d{14}\.[^>]*>")
+    for path in sorted((DATA / "logs").glob("*.log")):
+        for raw in (made_up_msgid.sub("", r) for r in path.read_text(encoding="utf-8").splitlines()):
+            ids = [w for w in word.findall(raw) if w in qids]
+            normal = normalise(raw)
+            assert normal.count("QID") == len(ids), (path.name, raw, normal)

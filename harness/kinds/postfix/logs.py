@@ -8,6 +8,11 @@ import re
 from harness.observe.logs import DSN, EXPIRED, RELAY, TO, Delivery, LogLine, parse_lines, recipients_of
 
 PROGRAMS = r"postfix[\w/.-]*"
+# The short queue id (global/mail_queue.h, MQID_SH_*): upper-case hex, the time's
+# microseconds in exactly five digits, then the queue file's inode number. The inode part
+# grows with the file system; in the containers' logs it is six digits ("06002196173",
+# "33B241AD053"), so four to seven digits are accepted (9 to 12 characters in all).
+QUEUE_ID = r"[0-9A-F]{5}[0-9A-F]{4,7}"
 _STATUS = re.compile(r"\bstatus=(?P<status>[a-z]+)(?: \((?P<reason>.*)\))?\s*$")
 
 

@@ -28,6 +28,7 @@ class SendmailKind(Kind[SendmailSettings], Mta):
     image = "sendmail"
     package_dir = Path(__file__).resolve().parent
     log_path = "/var/log/mail.log"
+    queue_id = logs.QUEUE_ID
     required_tools = (*BASE_TOOLS, "sendmail", "m4", "makemap", "newaliases", "busybox")
 
     def parse_settings(self, reader: Reader, path: PathT) -> SendmailSettings:

@@ -8,6 +8,13 @@ import re
 from harness.observe.logs import BOUNCED, DEFERRED, DSN, RELAY, SENT, TO, Delivery, LogLine, parse_lines, recipients_of
 
 PROGRAMS = r"sendmail|sm-mta|sm-msp-queue"
+# The queue id of sendmail 8.12+ (queue.c, assign_queueid()): "YMDhmsNNPPPPPP". One
+# character each, from "0-9A-Za-x" (60 symbols), for the year modulo 60, the month (0-11),
+# the day (1-31), the hour (0-23), the minute and the second (0-61, "0-9A-Za-z"); two
+# characters of sequence number (0-9A-Za-x); then the process id in at least six decimal
+# digits. "6AMLggBk000176": 2026 (6), November (A), the 22nd (M), 21:42:42 (L g g), sequence
+# "Bk", pid 176. Fourteen characters while the pid fits in six digits.
+QUEUE_ID = r"[0-9A-Za-x][0-9AB][1-9A-V][0-9A-N][0-9A-Za-z]{2}[0-9A-Za-x]{2}[0-9]{6,7}"
 _STAT = re.compile(r"\bstat=(?P<stat>.*)$")
 
 
