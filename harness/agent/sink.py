@@ -147,18 +147,18 @@ def _message_id(raw: bytes) -> str:
     return str(value).strip()
 
 
-class SinkSMTP(SMTP):
-    """aiosmtpd's SMTP with an injectable greeting (a refused connection)."""
+class RefusingProtocol(asyncio.Protocol):
+    """A connection refused at the greeting: the injected reply instead of the 220, then the
+    connection is closed. A plain asyncio protocol that the server's factory hands out in
+    place of aiosmtpd's SMTP, which never sees the connection."""
 
-    connect_reply: str | None = None
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
 
-    async def _handle_client(self) -> None:
-        if self.connect_reply is not None:
-            await self.push(self.connect_reply)
-            if self.transport is not None:
-                self.transport.close()
-            return
-        await super()._handle_client()
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.write(self.reply.encode("utf-8") + b"\r\n")
+        transport.close()  # after what was written has been sent
 
 
 def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
@@ -183,7 +183,9 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
         tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls_context.load_cert_chain(config["starttls"]["cert"], config["starttls"]["key"])
 
-    def factory() -> SMTP:
+    def factory() -> asyncio.BaseProtocol:
+        if connect_reply is not None:
+            return RefusingProtocol(connect_reply)
         kwargs: dict[str, Any] = {"hostname": config["hostname"], "ident": "mta-harness capture sink"}
         if config.get("starttls"):
             kwargs["tls_context"] = tls_context
@@ -196,9 +198,7 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
                     m for m in ALL_MECHANISMS if m not in auth.get("mechanisms", ["PLAIN", "LOGIN"])
                 ],
             )
-        server = SinkSMTP(handler, **kwargs)
-        server.connect_reply = connect_reply
-        return server
+        return SMTP(handler, **kwargs)
 
     return factory
 
