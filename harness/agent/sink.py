@@ -26,6 +26,7 @@ import ssl
 import sys
 import time
 import warnings
+import weakref
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -34,24 +35,50 @@ ALL_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
 
 
 class Recorder:
-    """Writes captures and the session log; both are append-only files."""
+    """Writes captures and the session log: two append-only files, each opened once.
+
+    Every write is one ``write(2)`` of whole lines to a file opened with ``O_APPEND``, so a
+    reader in another process (``cat``, the harness) sees each line complete as soon as it
+    is written: a capture is in the file before the 250 to its DATA is sent. There is no
+    fsync: readers see the page cache, and the files need to outlive the sink process, not
+    the machine. Truncating a file from outside (``: > captures.jsonl``) is safe: the next
+    line goes to the new end.
+    """
 
     def __init__(self, captures: str, log: str) -> None:
         self.captures = captures
         self.log_path = log
+        self._pid = os.getpid()
+        self._captures_fd = _open_append(captures)
+        self._log_fd = _open_append(log)
+        # Closed with the recorder (or at exit): the sink has no explicit shutdown.
+        self._close = weakref.finalize(self, _close_all, (self._captures_fd, self._log_fd))
 
     def log(self, peer: Any, text: str) -> None:
         stamp = time.strftime("%b %d %H:%M:%S")
         where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        with open(self.log_path, "a", encoding="utf-8") as fh:
-            fh.write(f"{stamp} sink[{os.getpid()}]: {where} {text}\n")
+        _write_all(self._log_fd, f"{stamp} sink[{self._pid}]: {where} {text}\n".encode())
 
     def capture(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True) + "\n"
-        with open(self.captures, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_all(self._captures_fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+
+    def close(self) -> None:
+        self._close()
+
+
+def _open_append(path: str) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _close_all(fds: tuple[int, ...]) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 class CaptureHandler:

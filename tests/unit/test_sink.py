@@ -16,6 +16,7 @@ import base64
 import json
 import smtplib
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -245,6 +246,41 @@ def test_a_message_without_message_id_is_captured_with_an_empty_one(start_sink: 
     send_mail(sink, message=b"Subject: no id\r\n\r\nbody\r\n")
     [capture] = sink.get_captures()
     assert capture["message_id"] == ""
+
+
+def read_from_another_process(path: Path) -> str:
+    """The file as ``cat`` sees it, as the harness reads it (docker exec cat)."""
+    return subprocess.run(["cat", str(path)], capture_output=True, text=True, check=True, timeout=5).stdout
+
+
+def test_a_capture_is_in_the_file_when_the_250_to_data_arrives(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    with smtplib.SMTP(LOOPBACK, sink.port, local_hostname="cl.example.test", timeout=5) as client:
+        client.ehlo()
+        client.mail("alice@example.test")
+        client.rcpt("bob@remote.test")
+        code, _ = client.data(MESSAGE)
+        assert code == S250_OK
+        # Still inside the session, before QUIT: the line is there, whole.
+        captures = read_from_another_process(sink.captures)
+        log = read_from_another_process(sink.log)
+    assert captures.endswith("\n")
+    [line] = captures.splitlines()
+    assert json.loads(line)["message_id"] == "<unit-1@example.test>"
+    assert (
+        "DATA <unit-1@example.test> from=<alice@example.test> to=bob@remote.test -> 250 2.0.0 Message captured" in log
+    )
+
+
+def test_captures_truncated_from_outside_start_again_at_the_top(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    assert send_mail(sink)["error"] is None
+    sink.captures.write_bytes(b"")  # what reset_captures does (": > captures.jsonl")
+    message = MESSAGE.replace(b"<unit-1@", b"<unit-2@")
+    assert send_mail(sink, message=message)["error"] is None
+    text = sink.captures.read_bytes()
+    assert text.startswith(b"{") and b"\0" not in text
+    assert [c["message_id"] for c in sink.get_captures()] == ["<unit-2@example.test>"]
 
 
 # --- injected replies: each hook fires -------------------------------------------------------
