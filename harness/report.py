@@ -2,8 +2,8 @@
 and as a self-contained HTML page. Rows whose observation differs between versions are
 marked, so that version-specific behaviour stands out.
 
-Inputs are the JSON results the runner writes (``results_to_json``), one file per scenario
-and suite, from ``mta-harness run`` or the pytest plugin.
+Inputs are the JSON results of runs (:func:`result_to_json`, written by :func:`write_result`),
+one file per scenario and suite, from ``mta-harness run`` or the pytest plugin.
 """
 
 from __future__ import annotations

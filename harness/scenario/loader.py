@@ -11,6 +11,12 @@ import re
 from pathlib import Path
 from typing import Any, NoReturn
 
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
 from harness.kinds import KINDS, DnsServer, Mta, SmtpClient, capability, names_with
 from harness.kinds.base import CaptureSink
 from harness.scenario.model import (
@@ -33,6 +39,7 @@ TOP_KEYS = ("name", "description", "seed", "suites", "tags", "networks", "nodes"
 GENERIC_NODE_KEYS = ("kind", "hostname", "networks", "users", "image")
 DNS_KEYS = ("server", "zones", "behaviours", "host_records")
 DNS_BEHAVIOURS = ("nxdomain", "nodata", "servfail", "drop")
+# The types a topology usually needs (for suggestions); any other type dnspython knows works too.
 RECORD_TYPES = ("A", "AAAA", "MX", "CNAME", "PTR", "TXT", "NS", "SRV")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
 HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -305,10 +312,11 @@ class _Loader(Reader):
         lines = self.strings(path, f"zone {origin}")
         records = []
         for i, line in enumerate(lines):
-            records.append(self.record((*path, i), line))
+            records.append(self.record((*path, i), line, origin))
         return Zone(_absolute(origin), tuple(records))
 
-    def record(self, path: PathT, line: str) -> Record:
+    def record(self, path: PathT, line: str, origin: str) -> Record:
+        """One record line, its data checked by dnspython as a zone file parser would."""
         fix = "write '<owner> [ttl] <TYPE> <data>', e.g. '@ MX 10 mx' or 'mx A 10.201.0.25'"
         m = re.match(r"^(\S+)\s+(?:(\d+)\s+)?([A-Za-z]+)\s+(\S.*)$", line.strip())
         if m is None:
@@ -317,16 +325,22 @@ class _Loader(Reader):
         ttl = int(ttl_text) if ttl_text else None
         rest = [type_text, rdata_text]
         rtype = rest[0].upper()
-        if rtype not in RECORD_TYPES:
+        if rtype not in RECORD_TYPES and not _known_type(rtype):
             self.src.fail(path, f"record type '{rest[0]}' is not supported", suggest(rtype, RECORD_TYPES))
         rdata = rest[1].strip()
-        if rtype == "A":
-            try:
-                ipaddress.IPv4Address(rdata)
-            except ValueError:
-                self.src.fail(path, f"'{rdata}' is not an IPv4 address for an A record")
-        if rtype == "MX" and not re.match(r"^\d+\s+\S+$", rdata):
-            self.src.fail(path, f"MX data '{rdata}' must be '<preference> <host>'")
+        try:
+            dns.rdata.from_text(dns.rdataclass.IN, rtype, rdata, origin=dns.name.from_text(origin))
+        except (dns.exception.DNSException, ValueError) as exc:
+            problem = {
+                "A": f"'{rdata}' is not an IPv4 address for an A record",
+                "AAAA": f"'{rdata}' is not an IPv6 address for an AAAA record",
+                "MX": f"MX data '{rdata}' must be '<preference> <host>'",
+            }.get(rtype, f"'{rdata}' is not valid {rtype} data")
+            self.src.fail(path, f"{problem} ({exc or type(exc).__name__})")
+        try:
+            dns.name.from_text(owner, origin=dns.name.from_text(origin))
+        except dns.exception.DNSException as exc:
+            self.src.fail(path, f"owner '{owner}' is not a domain name ({exc})")
         return Record(owner, ttl, rtype, rdata)
 
     # ---- steps -------------------------------------------------------------------------------
@@ -509,3 +523,12 @@ def _display(value: Any) -> str:
     if isinstance(value, tuple):
         return str(list(value))
     return str(value)
+
+
+def _known_type(name: str) -> bool:
+    """A record type dnspython can read and write (not a meta type such as ANY or AXFR)."""
+    try:
+        rdtype = dns.rdatatype.from_text(name)
+    except dns.exception.DNSException:
+        return False
+    return not dns.rdatatype.is_metatype(rdtype) and name != f"TYPE{int(rdtype)}"

@@ -90,6 +90,11 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
     # dns
     ("bad_record_type.yaml", 9, "dns.zones.example.test[1]", "record type 'AAA' is not supported"),
     ("bad_a_record.yaml", 8, "dns.zones.example.test[0]", "'10.201.0.300' is not an IPv4 address for an A record"),
+    # every record type's data is read by dnspython, as a zone file parser would
+    ("bad_aaaa_record.yaml", 8, "dns.zones.example.test[0]", "'10.201.0.30' is not an IPv6 address for an AAAA record"),
+    ("bad_txt_record.yaml", 8, "dns.zones.example.test[0]", "'\"v=spf1 -all' is not valid TXT data"),
+    ("bad_srv_record.yaml", 8, "dns.zones.example.test[0]", "'10 mx' is not valid SRV data"),
+    ("bad_record_owner.yaml", 8, "dns.zones.example.test[0]", "owner 'a..b' is not a domain name"),
     (
         "mx_without_preference.yaml",
         8,
