@@ -2,7 +2,19 @@
 with fixed addresses, reached only through ``docker exec`` and archive copies.
 
 Nothing is published on the host: the harness reads and writes inside containers, so it
-works the same where container addresses are not routable from the host (Docker Desktop).
+works the same where container addresses are not routable from the host (Docker Desktop, a
+remote engine through ``DOCKER_HOST``).
+
+What testcontainers is used for, and what not (decided, not inherited):
+
+- used: creating and starting the container (``DockerContainer``) and its Ryuk reaper where
+  the engine has the Ryuk image, so that a container outlives no crashed test process;
+- not used: its waits (``wait_for_logs``, port waits) poll from the host, through published
+  ports or host routes; the harness's waits run inside the node (``harness.core.waits``),
+  which works without either, and stop at once when the container exits;
+- not used: its ``Network``: topology networks need explicit subnets, ``internal`` and the
+  harness's labels, which it does not offer; they are made with the Docker SDK
+  (``harness.topology.networks``), and reaped by label like the containers.
 """
 
 from __future__ import annotations

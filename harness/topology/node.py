@@ -14,7 +14,7 @@ from harness.errors import ConfigRejected, ImageLacksTools, StepError
 from harness.kinds import CaptureSink, Kind, Mta, capability, kind_of
 from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
-from harness.render.common import DROP_DEFAULT_ROUTE, RESOLV_CONF, Command, NodeConfig
+from harness.render.common import DROP_DEFAULT_ROUTE, Command, NodeConfig
 from harness.scenario.model import Node, Scenario
 
 if TYPE_CHECKING:
@@ -24,9 +24,12 @@ SETUP_SCRIPT = "/etc/harness/setup.sh"
 START_SCRIPT = "/etc/harness/start.sh"
 STOP_SCRIPT = "/etc/harness/stop.sh"
 READY_MARKER = "/etc/harness/start.ready"
+# While a node is configured its DNS server may not run yet: lookups fail at once on
+# loopback instead of waiting for a timeout (sendmail's tools look its own name up); the
+# start script puts the topology's resolver in place before the service starts.
 SEAL_COMMAND = Command(
-    "seal the node (the topology's DNS, no default route)",
-    ("sh", "-c", f"cp {RESOLV_CONF} /etc/resolv.conf && {{ {DROP_DEFAULT_ROUTE}; }}"),
+    "seal the node (no DNS until it starts, no default route)",
+    ("sh", "-c", f"printf 'nameserver 127.0.0.1\\n' > /etc/resolv.conf && {{ {DROP_DEFAULT_ROUTE}; }}"),
 )
 _STEP_MARK = "@@mta-harness setup step "
 

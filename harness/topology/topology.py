@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -179,12 +180,35 @@ class Topology:
 
     def _configure_and_start(self) -> None:
         """Every node is configured at once (nothing in a node's setup asks DNS); the DNS
-        server starts first, as the others look names up once they run."""
+        server starts as soon as it is configured, every other node once it is configured
+        and the DNS server answers, as it looks names up from then on."""
         handles = list(self.nodes.values())
-        in_parallel(handles, lambda handle: handle.configure(self.scenario, self.images[handle.name]))
         dns = [h for h in handles if capability(h.node, DnsServer)]
-        in_parallel(dns, NodeHandle.start_service)
-        in_parallel([h for h in handles if h not in dns], NodeHandle.start_service)
+        dns_up = threading.Event()
+        failed: list[str] = []
+
+        def bring_up(handle: NodeHandle) -> None:
+            try:
+                handle.configure(self.scenario, self.images[handle.name])
+                if handle in dns:
+                    handle.start_service()
+            except BaseException:
+                if handle in dns:
+                    failed.append(handle.name)
+                    dns_up.set()
+                raise
+            if handle in dns:
+                if all(h.timings.get("ready") is not None for h in dns):
+                    dns_up.set()
+                return
+            dns_up.wait(self.start_timeout)
+            if failed:
+                raise HarnessError(f"{handle.name} not started: the DNS server {', '.join(failed)} did not come up")
+            handle.start_service()
+
+        if not dns:
+            dns_up.set()
+        in_parallel(handles, bring_up)
 
     # ---- sending -------------------------------------------------------------------------------
     def send(
