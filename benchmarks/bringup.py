@@ -1,11 +1,13 @@
 """Print image build times (cold and warm) per kind and suite, and topology bring-up times
-(median of N) per scenario.
+(median of N) per scenario, side by side with the floor: the slowest of the scenario's
+kinds started alone, the plain way, from ``docker run`` to ready.
 
     python benchmarks/bringup.py --suite bookworm [--cold] [--runs 5] [scenario ...]
 
 --cold rebuilds each image without the engine's layer cache (from the Debian base image,
 which is kept), so the build is timed as on a machine that never built it; without it, only
-the warm path (hash check, image present) is timed.
+the warm path (hash check, image present) is timed. Run one benchmark at a time: on a
+2-core machine anything else running changes the figures.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from harness.core import engine
+from harness.core.container import NodeContainer
 from harness.core.images import ensure_image
-from harness.kinds import image_kinds
+from harness.core.waits import wait_ready
+from harness.kinds import KINDS, Kind, image_kinds
 from harness.scenario.catalog import all_scenarios, find_scenario
 from harness.scenario.loader import load_scenario
-from harness.scenario.model import parse_suites
+from harness.scenario.model import Attachment, Node, parse_suites
 from harness.topology import Topology
 
 
@@ -39,7 +45,43 @@ def time_images(suite: str, cold: bool) -> None:
         print(f"  {name:<9} ({image_suite:<8}) {cold_text}warm {warm_s:5.2f} s")
 
 
-def time_bringup(paths: list[Path], suite: str, runs: int) -> None:
+def plain_start_seconds(kind: Kind[Any], suite: str) -> float:
+    """``docker run`` of the kind's image with its stock configuration, until its own
+    readiness wait holds (no network at all: the wait runs inside the container)."""
+    image = ensure_image(kind, kind.image_suite(suite))
+    hostname = f"floor-{kind.name}.example.test"
+    node = Node("floor", kind.name, hostname, (Attachment("none", "10.0.0.2"),), kind.default_settings())  # type: ignore[arg-type]
+    started = time.monotonic()
+    container = engine.client().containers.run(
+        image,
+        ["sh", "-c", kind.plain_start],
+        detach=True,
+        hostname=hostname,
+        network_mode="none",
+        labels=engine.run_labels(engine.new_run_id(), "floor"),
+    )
+    try:
+        handle = NodeContainer.existing(container, [])
+        for wait in kind.waits(node):
+            wait_ready(handle, wait, 60, lambda: container.logs().decode("utf-8", "replace")[-2000:])
+        return time.monotonic() - started
+    finally:
+        container.remove(force=True)
+
+
+def floors(suite: str, runs: int) -> dict[str, float]:
+    """Each kind's plain start, median of ``runs``."""
+    result = {}
+    for name, kind in KINDS.items():
+        if kind.plain_start:
+            result[name] = statistics.median(plain_start_seconds(kind, suite) for _ in range(runs))
+    print(f"floor on {suite} (docker run -> ready, stock config, median of {runs}):")
+    for name, seconds in result.items():
+        print(f"  {name:<9} {seconds:5.2f} s")
+    return result
+
+
+def time_bringup(paths: list[Path], suite: str, runs: int, floor: dict[str, float]) -> None:
     print(f"topology bring-up on {suite} (median of {runs}):")
     for path in paths:
         scenario = load_scenario(path)
@@ -54,24 +96,33 @@ def time_bringup(paths: list[Path], suite: str, runs: int) -> None:
             started = time.monotonic()
             topology.down()
             downs.append(time.monotonic() - started)
+        slowest = max((floor.get(n.kind, 0.0) for n in scenario.nodes), default=0.0)
+        up = statistics.median(ups)
+        ratio = f"{up / slowest:4.2f}x the floor ({slowest:.2f} s)" if slowest else "no floor"
         print(
-            f"  {scenario.name:<28} {len(scenario.nodes)} nodes  up {statistics.median(ups):5.2f} s "
-            f"(min {min(ups):.2f}, max {max(ups):.2f})  down {statistics.median(downs):4.2f} s"
+            f"  {scenario.name:<28} {len(scenario.nodes):>2} nodes  up {up:5.2f} s "
+            f"(min {min(ups):.2f}, max {max(ups):.2f})  {ratio}  down {statistics.median(downs):4.2f} s"
         )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", action="append", help="suites (default bookworm); comma lists and 'all' work")
-    parser.add_argument("--cold", action="store_true", help="also time image builds from the base image")
+    parser.add_argument("scenario", nargs="*", help="scenarios to time (default: smoke and relayhost-sasl)")
+    parser.add_argument("--suite", action="append", help="suite(s): bullseye, bookworm, trixie or all")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("scenario", nargs="*", help="scenario names or files (default: all)")
+    parser.add_argument("--cold", action="store_true", help="also time cold image builds")
+    parser.add_argument("--no-images", action="store_true", help="skip the image timings")
     args = parser.parse_args()
-    suites = parse_suites(args.suite)
-    paths = [find_scenario(s) for s in args.scenario] if args.scenario else all_scenarios()
-    for suite in suites:
-        time_images(suite, args.cold)
-        time_bringup(paths, suite, args.runs)
+    paths = (
+        [find_scenario(s) for s in args.scenario]
+        if args.scenario
+        else [p for p in all_scenarios() if p.stem in ("smoke", "relayhost-sasl")]
+    )
+    for suite in parse_suites(args.suite):
+        if not args.no_images:
+            time_images(suite, args.cold)
+        floor = floors(suite, args.runs)
+        time_bringup(paths, suite, args.runs, floor)
     return 0
 
 

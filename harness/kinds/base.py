@@ -58,6 +58,9 @@ class Kind(Generic[S]):
     # Commands a node's image must have: checked before configuring, so that a user-supplied
     # image that lacks one fails with a list of what is missing.
     required_tools: ClassVar[tuple[str, ...]] = BASE_TOOLS
+    # The package's service started the plain way, with its stock configuration: what the
+    # bring-up benchmark times as the floor a topology's start is compared with.
+    plain_start: ClassVar[str] = ""
 
     # ---- the scenario ----------------------------------------------------------------------
     def parse_settings(self, reader: Reader, path: PathT) -> S:

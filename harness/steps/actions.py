@@ -105,7 +105,11 @@ class NodeAction(StepSpec):
 @dataclass(frozen=True, kw_only=True)
 class Stop(NodeAction):
     action = "stop"
-    meaning = "Stop a node's container: its address vanishes."
+    meaning = (
+        "Stop a node's container: its address vanishes. Peers forget its link-layer address, "
+        'so a connect to it fails the same way every time: "No route to host" after about '
+        "3 s, or the client's connect timeout if that is shorter."
+    )
 
     def run(self, topo: TopologyView) -> str:
         topo.node(self.node).stop()
@@ -121,6 +125,31 @@ class Start(NodeAction):
     def run(self, topo: TopologyView) -> str:
         topo.node(self.node).start()
         return f"{self.node} started and ready"
+
+
+@STEPS.register
+@dataclass(frozen=True, kw_only=True)
+class Blackhole(NodeAction):
+    action = "blackhole"
+    meaning = (
+        "Drop every packet the node would send to its peers, as a firewall that drops: its "
+        "services still run, every connection to it times out."
+    )
+
+    def run(self, topo: TopologyView) -> str:
+        topo.node(self.node).blackhole()
+        return f"{self.node} answers nobody (connections to it time out)"
+
+
+@STEPS.register
+@dataclass(frozen=True, kw_only=True)
+class Unblackhole(NodeAction):
+    action = "unblackhole"
+    meaning = "Undo `blackhole`: the node answers again."
+
+    def run(self, topo: TopologyView) -> str:
+        topo.node(self.node).unblackhole()
+        return f"{self.node} answers again"
 
 
 @STEPS.register

@@ -73,6 +73,8 @@ class NodeHandle:
         self.timings: dict[str, float] = {}
         self._captures: list[dict[str, Any]] = []
         self._captures_read = 0
+        self.peers: list[NodeHandle] = []  # the topology's other nodes, set by the topology
+        self.blackholed: list[str] = []
 
     @property
     def name(self) -> str:
@@ -208,8 +210,36 @@ class NodeHandle:
     def flush(self) -> None:
         self.exec(self._mta().flush_command())
 
+    def shared_peers(self) -> list[tuple[NodeHandle, list[str], list[str]]]:
+        """Each other node on a network this one is on: (node, its addresses there, ours)."""
+        mine = {a.network: str(a.ip) for a in self.node.attachments}
+        result = []
+        for peer in self.peers:
+            theirs = [(a.network, str(a.ip)) for a in peer.node.attachments if a.network in mine]
+            if theirs:
+                result.append((peer, [ip for _, ip in theirs], [mine[net] for net, _ in theirs]))
+        return result
+
     def stop(self) -> None:
+        """Stop the container: its addresses vanish. Every peer forgets the link-layer
+        address it knew for them, so that each later connect meets the same state (the
+        kernel resolves the address anew and fails: "No route to host" after about 3 s, or
+        the client's own connect timeout if that is shorter), whatever was sent before."""
         self.container.stop()
+        for peer, _theirs, ours in self.shared_peers():
+            if peer.container.status() == "running":
+                peer.container.exec(["sh", "-c", "; ".join(f"ip neigh flush to {ip}" for ip in ours) + "; true"])
+
+    def blackhole(self) -> None:
+        """Drop what the node would answer to its peers, as a firewall that drops packets:
+        its services run, but every connection to it times out ("Connection timed out")."""
+        routes = sorted({ip for _peer, theirs, _ours in self.shared_peers() for ip in theirs})
+        self.exec("; ".join(f"ip route replace blackhole {ip}/32" for ip in routes) or "true")
+        self.blackholed = routes
+
+    def unblackhole(self) -> None:
+        self.exec("; ".join(f"ip route del blackhole {ip}/32" for ip in self.blackholed) or "true")
+        self.blackholed = []
 
     def start(self) -> None:
         self.container.start()

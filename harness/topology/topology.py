@@ -38,13 +38,23 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def in_parallel(items: list[T], work: Callable[[T], object]) -> None:
-    """Run ``work`` on every item at once; the first failure is raised."""
+def in_parallel(items: list[T], work: Callable[[T], object], on_error: Callable[[], None] | None = None) -> None:
+    """Run ``work`` on every item at once; the first failure is raised.
+
+    On a failure, or Ctrl-C in the calling thread, ``on_error`` tells the work still running
+    to give up, and work not started yet is cancelled: nothing outlives the call for long."""
     if not items:
         return
-    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(8, len(items)))
+    try:
         for future in [pool.submit(work, item) for item in items]:
             future.result()
+    except BaseException:
+        if on_error is not None:
+            on_error()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 class Topology:
@@ -91,6 +101,8 @@ class Topology:
             handle = NodeHandle(node, container, topology.networks, topology.start_timeout)
             handle.version = handle.kind.version(container)
             topology.nodes[node.name] = handle
+        for handle in topology.nodes.values():
+            handle.peers = [h for h in topology.nodes.values() if h is not handle]
         return topology
 
     # ---- naming ----------------------------------------------------------------------------
@@ -176,6 +188,8 @@ class Topology:
                 attachments=self.networks.attachments(node),
             )
             self.nodes[node.name] = NodeHandle(node, container, self.networks, self.start_timeout)
+        for handle in self.nodes.values():
+            handle.peers = [h for h in self.nodes.values() if h is not handle]
         in_parallel(list(self.nodes.values()), lambda handle: handle.container.create())
 
     def _configure_and_start(self) -> None:
@@ -184,31 +198,24 @@ class Topology:
         and the DNS server answers, as it looks names up from then on."""
         handles = list(self.nodes.values())
         dns = [h for h in handles if capability(h.node, DnsServer)]
-        dns_up = threading.Event()
-        failed: list[str] = []
+        dns_up, abort = threading.Event(), threading.Event()
 
         def bring_up(handle: NodeHandle) -> None:
-            try:
-                handle.configure(self.scenario, self.images[handle.name])
-                if handle in dns:
-                    handle.start_service()
-            except BaseException:
-                if handle in dns:
-                    failed.append(handle.name)
-                    dns_up.set()
-                raise
+            handle.configure(self.scenario, self.images[handle.name])
             if handle in dns:
-                if all(h.timings.get("ready") is not None for h in dns):
+                handle.start_service()
+                if all("ready" in h.timings for h in dns):
                     dns_up.set()
                 return
-            dns_up.wait(self.start_timeout)
-            if failed:
-                raise HarnessError(f"{handle.name} not started: the DNS server {', '.join(failed)} did not come up")
+            deadline = time.monotonic() + self.start_timeout
+            while not dns_up.wait(0.05):
+                if abort.is_set() or time.monotonic() > deadline:
+                    raise HarnessError(f"{handle.name} not started: the DNS server did not come up")
             handle.start_service()
 
         if not dns:
             dns_up.set()
-        in_parallel(handles, bring_up)
+        in_parallel(handles, bring_up, on_error=abort.set)
 
     # ---- sending -------------------------------------------------------------------------------
     def send(

@@ -133,6 +133,12 @@ class FakeNode:
     def start(self) -> None:
         self.done.append("start")
 
+    def blackhole(self) -> None:
+        self.done.append("blackhole")
+
+    def unblackhole(self) -> None:
+        self.done.append("unblackhole")
+
     def refuse(self) -> None:
         self.done.append("refuse")
 

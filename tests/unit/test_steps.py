@@ -11,6 +11,7 @@ from harness.errors import ExpectationFailed
 from harness.observe.queue import QueueEntry
 from harness.steps import STEPS
 from harness.steps.actions import (
+    Blackhole,
     Disconnect,
     Flush,
     Reconnect,
@@ -22,6 +23,7 @@ from harness.steps.actions import (
     SmtpAuth,
     Start,
     Stop,
+    Unblackhole,
 )
 from harness.steps.expectations import (
     ExpectCaptured,
@@ -56,7 +58,7 @@ def test_every_step_is_tested_here() -> None:
     tested = {
         cls.action
         for cls in (
-            Send, Stop, Start, Refuse, Restore, Disconnect, Reconnect, Flush, ResetCaptures, Sleep,
+            Send, Stop, Start, Blackhole, Unblackhole, Refuse, Restore, Disconnect, Reconnect, Flush, ResetCaptures, Sleep,
             ExpectSmtp, ExpectCaptured, ExpectNotCaptured, ExpectDelivery, ExpectQueued, ExpectQueueEmpty,
             ExpectLog, ExpectMailbox, ExpectDns, ExpectCommand, RelayCheck,
         )
@@ -125,6 +127,8 @@ def test_send_that_is_accepted_fails_when_a_rejection_is_expected(topo: FakeTopo
         (Stop(node="pf"), "stop", "pf stopped"),
         (Start(node="pf"), "start", "pf started and ready"),
         (Refuse(node="pf"), "refuse", "the service of pf stopped"),
+        (Blackhole(node="pf"), "blackhole", "pf answers nobody (connections to it time out)"),
+        (Unblackhole(node="pf"), "unblackhole", "pf answers again"),
         (Restore(node="pf"), "restore", "the service of pf started and ready"),
         (Disconnect(node="pf", network="lan"), "disconnect lan", "pf cut off lan"),
         (Reconnect(node="pf"), "reconnect None", "pf attached to its first network again"),

@@ -17,6 +17,7 @@ class BindKind(Kind[NoSettings], DnsServer):
     image = "bind"
     package_dir = Path(__file__).resolve().parent
     log_path = "/var/log/named.log"
+    plain_start = "exec named -g -u bind"
     required_tools = (*BASE_TOOLS, "named", "named-checkconf", "named-checkzone", "dig")
 
     def render_settings(self, scenario: Scenario, node: Node, settings: NoSettings) -> NodeConfig:

@@ -27,6 +27,7 @@ class PostfixKind(Kind[PostfixSettings], Mta):
     package_dir = Path(__file__).resolve().parent
     log_path = "/var/log/mail.log"
     queue_id = logs.QUEUE_ID
+    plain_start = "postfix start-fg"
     required_tools = (*BASE_TOOLS, "postfix", "postconf", "postmap", "postqueue", "newaliases")
 
     def parse_settings(self, reader: Reader, path: PathT) -> PostfixSettings:

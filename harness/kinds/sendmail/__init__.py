@@ -29,6 +29,7 @@ class SendmailKind(Kind[SendmailSettings], Mta):
     package_dir = Path(__file__).resolve().parent
     log_path = "/var/log/mail.log"
     queue_id = logs.QUEUE_ID
+    plain_start = "mkdir -p /run/sendmail/mta && exec /usr/sbin/sendmail -bD"
     required_tools = (*BASE_TOOLS, "sendmail", "m4", "makemap", "newaliases", "busybox")
 
     def parse_settings(self, reader: Reader, path: PathT) -> SendmailSettings:

@@ -66,6 +66,7 @@ class SinkKind(AgentImage, Kind[SinkSettings], CaptureSink, SmtpClient):
     settings_key = "sink"
     settings_type = SinkSettings
     log_path = render.SESSION_LOG
+    plain_start = "exec python3 -m aiosmtpd -n -l 0.0.0.0:25"
 
     def parse_settings(self, reader: Reader, path: PathT) -> SinkSettings:
         return settings.parse(reader, path)
