@@ -70,6 +70,11 @@ clean-topologies: install ## remove every container and network the harness crea
 bench: install ## image build and topology bring-up figures
 	$(VPY) benchmarks/bringup.py --suite $(SUITES) $(BENCH_ARGS)
 
+.PHONY: soak
+soak: install ## the topology suite RUNS times in a row (default 10), failures per test and per run
+	$(HARNESS) images build --suite $(SUITES)
+	$(VPY) benchmarks/soak.py --runs $(or $(RUNS),10) --suite $(SUITES) --jobs $(JOBS)
+
 .PHONY: clean
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -233,6 +233,7 @@ def topology_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., T
     for topology in reversed(started):
         if plugin.keep and failed:
             print(f"\nkept for inspection:\n{topology.describe()}")
+            topology.subnet_lock.release()
             continue
         topology.down()
 

@@ -62,9 +62,23 @@ class RunResult:
         expectations = [r for r in self.steps if r.step.expectation]
         held = sum(r.status == PASSED for r in expectations)
         lines.append(f"{verdict}: {held} of {len(expectations)} expectations held")
+        if details:
+            lines += self.time_summary()
         if self.diagnostics:
             lines.append(self.diagnostics)
         return "\n".join(lines)
+
+    def time_summary(self, slowest: int = 5) -> list[str]:
+        """Where the run's time went: bring-up, teardown, and the slowest steps."""
+        total = sum(r.seconds for r in self.steps)
+        lines = [
+            f"time: up {self.timings.get('up', 0.0):.1f} s, steps {total:.1f} s, down {self.timings.get('down', 0.0):.1f} s"
+        ]
+        for r in sorted(self.steps, key=lambda r: r.seconds, reverse=True)[:slowest]:
+            if r.seconds >= 0.05:
+                where = f"line {r.step.line}" if r.step.line else ""
+                lines.append(f"  {r.seconds:5.1f} s  {r.index + 1:>2}. {r.step.describe()}  ({where})")
+        return lines
 
 
 def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_failure: bool = False) -> RunResult:
@@ -82,8 +96,11 @@ def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_fai
         result.timings = dict(topology.timings)
     finally:
         if not keep and not (keep_on_failure and not result.passed):
+            started = time.monotonic()
             topology.down()
+            result.timings["down"] = time.monotonic() - started
         else:
+            topology.subnet_lock.release()  # it stays up; other runs meet the engine's own overlap error
             result.diagnostics += (
                 "\n"
                 + "topology kept running:\n"

@@ -253,9 +253,15 @@ class NodeHandle:
         self.wait_ready()
 
     def disconnect(self, network: str | None = None) -> None:
+        """Cut the node off a network; its peers there forget its link-layer address, as
+        after ``stop``."""
         net = network or self.node.attachments[0].network
         self.container.disconnect(self.networks.name(net))
         self.disconnected.add(net)
+        ours = [str(a.ip) for a in self.node.attachments if a.network == net]
+        for peer, _theirs, _ours in self.shared_peers():
+            if peer.container.status() == "running" and any(a.network == net for a in peer.node.attachments):
+                peer.container.exec(["sh", "-c", "; ".join(f"ip neigh flush to {ip}" for ip in ours) + "; true"])
 
     def reconnect(self, network: str | None = None) -> None:
         net = network or self.node.attachments[0].network

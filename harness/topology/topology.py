@@ -25,6 +25,7 @@ import docker.errors
 from harness.core import engine
 from harness.core.container import NodeContainer
 from harness.core.images import ensure_image
+from harness.core.subnets import SubnetLock
 from harness.errors import HarnessError, StepError
 from harness.kinds import CaptureSink, DnsServer, SmtpClient, capability, kind_of
 from harness.messages import compose
@@ -73,6 +74,7 @@ class Topology:
         self.sent: dict[str, Sent] = {}
         self.timings: dict[str, float] = {}
         self.images: dict[str, str] = {}
+        self.subnet_lock = SubnetLock(n.subnet for n in scenario.networks)
 
     @classmethod
     def attach(cls, scenario: Scenario) -> Topology:
@@ -141,6 +143,8 @@ class Topology:
             )
         started = time.monotonic()
         engine.client()
+        self.subnet_lock.acquire()  # an overlapping topology of another run finishes first
+        self.timings["wait for subnets"] = time.monotonic() - started
         engine.reap_orphans()
         try:
             self._images()
@@ -161,6 +165,8 @@ class Topology:
             engine.remove_run(self.run_id)
         except docker.errors.DockerException as exc:  # pragma: no cover - engine gone
             log.warning("teardown of run %s failed: %s", self.run_id, exc)
+        finally:
+            self.subnet_lock.release()
 
     def _images(self) -> None:
         wanted = {}

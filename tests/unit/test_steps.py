@@ -457,3 +457,22 @@ def test_relay_check_fails_an_expected_open_relay_that_is_closed(topo: FakeTopol
     topo.smtp_replies = [refused_transcript() for _ in range(16)]
     text = fails(RelayCheck(from_="cl", server="pf", domain="remote.test", within=QUICK, expect="open"), topo)
     assert text.startswith("expected the relay to be open:\nAll tests performed")
+
+
+# ---- the runner ------------------------------------------------------------------------------
+def test_the_runner_reports_where_the_time_went() -> None:
+    from harness.runner import DONE, PASSED, RunResult, StepResult
+    from harness.scenario.loader import load_scenario_text
+
+    scenario = load_scenario_text(
+        "networks: {lan: {subnet: 10.201.0.0/24}}\n"
+        "nodes: {pf: {kind: postfix, hostname: pf.example.test, networks: {lan: 10.201.0.10}}}\n"
+        "steps:\n  - sleep: {seconds: 3}\n  - expect_queue_empty: {at: pf}\n",
+        "timed.yaml",
+    )
+    result = RunResult(scenario, "bookworm", timings={"up": 2.51, "down": 0.4})
+    result.steps = [StepResult(0, scenario.steps[0], DONE, "", 3.0), StepResult(1, scenario.steps[1], PASSED, "", 0.2)]
+    text = result.report(details=True)
+    assert "time: up 2.5 s, steps 3.2 s, down 0.4 s" in text
+    assert "    3.0 s   1. sleep(seconds=3.0)  (line 4)\n    0.2 s   2. expect_queue_empty(at=pf)  (line 5)" in text
+    assert "time: up" not in result.report()

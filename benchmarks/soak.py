@@ -1,0 +1,70 @@
+"""Run the topology suite N times in a row and print, per test and per run, what failed.
+
+    python benchmarks/soak.py --runs 10 --suite bookworm [-- extra pytest args]
+
+Each run is the README's topology command (pytest over tests/topology and scenarios with
+the pytest-xdist workers of `make test`); a test that failed in any run is listed with the
+runs it failed in. A failure found here is a bug to fix, not a retry to add.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+
+def one_run(suite: str, jobs: int, extra: list[str], junit: Path) -> tuple[float, dict[str, str]]:
+    """(seconds, test id -> outcome) of one full run."""
+    started = time.monotonic()
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(jobs), "--dist", "loadgroup",
+        "tests/topology", "scenarios", "--mta-suite", suite, f"--junitxml={junit}", *extra,
+    ]  # fmt: skip
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.monotonic() - started
+    outcomes: dict[str, str] = {}
+    if junit.exists():
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            name = f"{case.get('classname')}::{case.get('name')}"
+            failed = case.find("failure") is not None or case.find("error") is not None
+            skipped = case.find("skipped") is not None
+            outcomes[name] = "failed" if failed else "skipped" if skipped else "passed"
+    return seconds, outcomes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--suite", default="bookworm", help="bullseye, bookworm, trixie, a comma list or all")
+    parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
+    args = parser.parse_args()
+    failures: dict[str, list[int]] = collections.defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="mta-harness-soak-") as tmp:
+        for run in range(1, args.runs + 1):
+            junit = Path(tmp) / f"run-{run}.xml"
+            seconds, outcomes = one_run(args.suite, args.jobs, args.extra, junit)
+            failed = sorted(name for name, outcome in outcomes.items() if outcome == "failed")
+            for name in failed:
+                failures[name].append(run)
+            passed = sum(o == "passed" for o in outcomes.values())
+            print(
+                f"run {run:>2}: {passed} passed, {len(failed)} failed, {len(outcomes)} tests in {seconds:.0f} s",
+                flush=True,
+            )
+            for name in failed:
+                print(f"         failed: {name}", flush=True)
+    print(f"\n{len(failures)} test(s) failed in at least one of {args.runs} runs")
+    for name, runs in sorted(failures.items()):
+        print(f"  {name}: runs {', '.join(map(str, runs))}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
