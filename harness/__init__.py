@@ -1,8 +1,10 @@
 """mta-harness: real mail servers in containers, wired into topologies, observed end to end.
 
-Data flow: ``scenario`` (YAML) -> ``render`` (config files) -> ``core.images`` (images) ->
-``topology`` (running nodes) -> ``observe`` (logs, queues, captures, DNS) -> ``runner``
-(expectations).
+Data flow: ``scenario`` (YAML, validated model) and ``steps`` (typed actions and
+expectations) -> ``kinds`` (each node kind's settings, rendered configs, image, log and queue
+parsers) -> ``core`` (images, containers, waits) -> ``topology`` (networks, running nodes,
+sending) -> ``observe`` (logs, queues) -> ``runner`` (steps in order, diagnostics) ->
+``report``.
 """
 
 from harness.errors import HarnessError, ScenarioError

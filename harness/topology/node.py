@@ -69,7 +69,6 @@ class NodeHandle:
         self.start_timeout = start_timeout
         self.config: NodeConfig | None = None
         self.version = ""
-        self.disconnected: set[str] = set()
         self.timings: dict[str, float] = {}
         self._captures: list[dict[str, Any]] = []
         self._captures_read = 0
@@ -257,7 +256,6 @@ class NodeHandle:
         after ``stop``."""
         net = network or self.node.attachments[0].network
         self.container.disconnect(self.networks.name(net))
-        self.disconnected.add(net)
         ours = [str(a.ip) for a in self.node.attachments if a.network == net]
         for peer, _theirs, _ours in self.shared_peers():
             if peer.container.status() == "running" and any(a.network == net for a in peer.node.attachments):
@@ -268,4 +266,3 @@ class NodeHandle:
         ip = next(str(a.ip) for a in self.node.attachments if a.network == net)
         self.container.reconnect(self.networks.name(net), ip)
         self.exec(DROP_DEFAULT_ROUTE)
-        self.disconnected.discard(net)

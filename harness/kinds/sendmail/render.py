@@ -40,7 +40,7 @@ def render_mc(scenario: Scenario, node: Node, config: SendmailSettings) -> str:
         f"VERSIONID({_quote('mta-harness ' + scenario.name + '/' + node.name)})dnl",
         "OSTYPE(`debian')dnl",
         "DOMAIN(`debian-mta')dnl",
-        "dnl --- harness defaults (harness/render/params.py)",
+        "dnl --- harness defaults (harness/kinds/sendmail/params.py)",
     ]
     scenario_defines = dict(config.defines)
     for param in SENDMAIL_DEFINES:
