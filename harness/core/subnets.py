@@ -1,7 +1,13 @@
 """Topologies whose subnets overlap cannot be up at once on one engine. Parallel runs
-(pytest-xdist workers, several shells) take a lock per /16 block their subnets touch, so an
+(pytest-xdist workers, several shells) lock the address blocks their subnets cover, so an
 overlapping topology waits for the other to come down instead of failing, whatever
-scheduled the runs. A process holds its own locks once, however many topologies it starts.
+scheduled the runs.
+
+Two levels keep unrelated topologies apart without making them wait: a subnet of /24 or
+narrower takes its /24 exclusively and its /16 shared; a wider one takes every /16 it
+touches exclusively. Locks are taken in one global order (every /16, then every /24), so
+no two runs can wait for each other. A process holds each lock once, however many
+topologies it starts.
 """
 
 from __future__ import annotations
@@ -19,15 +25,21 @@ _held: dict[str, tuple[int, int]] = {}  # block -> (file descriptor, holders in 
 _guard = threading.Lock()
 
 
-def blocks(subnets: Iterable[ipaddress.IPv4Network]) -> list[str]:
-    """The /16 blocks the subnets touch, sorted (locks are always taken in this order)."""
-    found: set[str] = set()
+def blocks(subnets: Iterable[ipaddress.IPv4Network]) -> list[tuple[str, bool]]:
+    """(block, exclusive) to lock for the subnets, in the order locks are taken."""
+    wide: set[ipaddress.IPv4Network] = set()
+    shared: set[ipaddress.IPv4Network] = set()
+    narrow: set[ipaddress.IPv4Network] = set()
     for subnet in subnets:
-        if subnet.prefixlen >= 16:
-            found.add(str(subnet.supernet(new_prefix=16)))
+        if subnet.prefixlen >= 24:
+            narrow.add(subnet.supernet(new_prefix=24))
+            shared.add(subnet.supernet(new_prefix=16))
+        elif subnet.prefixlen >= 16:
+            wide.add(subnet.supernet(new_prefix=16))
         else:
-            found.update(str(block) for block in subnet.subnets(new_prefix=16))
-    return sorted(found, key=lambda b: ipaddress.IPv4Network(b))
+            wide.update(subnet.subnets(new_prefix=16))
+    level16 = [(b, True) for b in wide] + [(b, False) for b in shared - wide]
+    return [(str(b), exclusive) for b, exclusive in sorted(level16)] + [(str(b), True) for b in sorted(narrow)]
 
 
 class SubnetLock:
@@ -39,7 +51,7 @@ class SubnetLock:
 
     def acquire(self) -> None:
         LOCK_DIR.mkdir(parents=True, exist_ok=True)
-        for block in self.blocks:
+        for block, exclusive in self.blocks:
             with _guard:
                 if block in _held:
                     fd, count = _held[block]
@@ -47,7 +59,7 @@ class SubnetLock:
                     self.taken.append(block)
                     continue
             fd = os.open(LOCK_DIR / block.replace("/", "_"), os.O_RDWR | os.O_CREAT, 0o666)
-            fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process has a topology there
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # waits for an overlapping run
             with _guard:
                 _held[block] = (fd, 1)
             self.taken.append(block)

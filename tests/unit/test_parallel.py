@@ -22,22 +22,29 @@ def nets(*texts: str) -> list[ipaddress.IPv4Network]:
     return [ipaddress.IPv4Network(t) for t in texts]
 
 
-def test_locks_are_per_16_block_in_a_fixed_order() -> None:
-    assert subnets.blocks(nets("10.210.2.0/24", "10.201.0.0/24", "10.210.1.0/24")) == ["10.201.0.0/16", "10.210.0.0/16"]
+def test_locks_in_one_order_narrow_subnets_share_their_16() -> None:
+    assert subnets.blocks(nets("10.210.2.0/24", "10.201.0.0/24", "10.210.1.128/25")) == [
+        ("10.201.0.0/16", False),
+        ("10.210.0.0/16", False),
+        ("10.201.0.0/24", True),
+        ("10.210.1.0/24", True),
+        ("10.210.2.0/24", True),
+    ]
+    assert subnets.blocks(nets("10.210.0.0/20", "10.210.3.0/24")) == [("10.210.0.0/16", True), ("10.210.3.0/24", True)]
     assert len(subnets.blocks(nets("10.0.0.0/8"))) == 256
 
 
 def _try_lock_elsewhere(lock_dir: Path, subnet: str) -> int:
-    """Try the lock from another process without waiting; 0: it got it, 1: it is taken."""
+    """Take a subnet's locks from another process without waiting; 0: it got them all, 1: one is taken."""
     code = textwrap.dedent(f"""
         import fcntl, ipaddress, os, sys
         from harness.core import subnets
-        [block] = subnets.blocks([ipaddress.IPv4Network({subnet!r})])
-        fd = os.open(os.path.join({str(lock_dir)!r}, block.replace("/", "_")), os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            sys.exit(1)
+        for block, exclusive in subnets.blocks([ipaddress.IPv4Network({subnet!r})]):
+            fd = os.open(os.path.join({str(lock_dir)!r}, block.replace("/", "_")), os.O_RDWR | os.O_CREAT)
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            except BlockingIOError:
+                sys.exit(1)
     """)
     return subprocess.run([sys.executable, "-c", code], check=False).returncode
 
@@ -47,15 +54,17 @@ def test_an_overlapping_topology_of_another_process_waits(tmp_path: Path, monkey
     lock = SubnetLock(nets("10.201.0.0/24"))
     lock.acquire()
     try:
-        assert _try_lock_elsewhere(tmp_path, "10.201.5.0/24") == 1
+        assert _try_lock_elsewhere(tmp_path, "10.201.0.128/25") == 1  # overlaps: waits
+        assert _try_lock_elsewhere(tmp_path, "10.201.0.0/20") == 1  # contains it: waits
+        assert _try_lock_elsewhere(tmp_path, "10.201.5.0/24") == 0  # same /16, no overlap: runs
         assert _try_lock_elsewhere(tmp_path, "10.202.0.0/24") == 0
         again = SubnetLock(nets("10.201.0.0/24"))  # the same process: no wait
         again.acquire()
         again.release()
-        assert _try_lock_elsewhere(tmp_path, "10.201.5.0/24") == 1
+        assert _try_lock_elsewhere(tmp_path, "10.201.0.128/25") == 1
     finally:
         lock.release()
-    assert _try_lock_elsewhere(tmp_path, "10.201.5.0/24") == 0
+    assert _try_lock_elsewhere(tmp_path, "10.201.0.128/25") == 0
 
 
 def test_tests_whose_subnets_overlap_run_on_one_xdist_worker(pytester: pytest.Pytester) -> None:
