@@ -79,7 +79,11 @@ def test_smoke_runs_through_a_tcp_docker_host(
     path = scenario_copy(subnet_to="10.212.0.")
     env = {**os.environ, "DOCKER_HOST": docker_host}
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", str(path)], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "harness.cli", "run", str(path), "--results", str(path.parent / "results")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "1 passed, 0 failed" in proc.stdout
