@@ -62,7 +62,7 @@ def plain_start_seconds(kind: Kind[Any], suite: str) -> float:
     )
     try:
         handle = NodeContainer.existing(container, [])
-        for wait in kind.waits(node):
+        for wait in kind.plain_waits(node):
             wait_ready(handle, wait, 60, lambda: container.logs().decode("utf-8", "replace")[-2000:])
         return time.monotonic() - started
     finally:

@@ -121,6 +121,10 @@ class Kind(Generic[S]):
     def waits(self, node: Node) -> list[Wait]:
         return []
 
+    def plain_waits(self, node: Node) -> list[Wait]:
+        """Readiness of a ``plain_start``ed node (stock configuration)."""
+        return self.waits(node)
+
     def read_log(self, container: NodeContainer) -> str:
         return container.read_file(self.log_path) if self.log_path else ""
 

@@ -26,6 +26,9 @@ class BindKind(Kind[NoSettings], DnsServer):
     def waits(self, node: Node) -> list[Wait]:
         return [DnsAnswerWait(".")]
 
+    def plain_waits(self, node: Node) -> list[Wait]:
+        return [DnsAnswerWait("localhost")]  # Debian's default zones; the root is only hints
+
     def version(self, container: NodeContainer) -> str:
         return container.exec(["named", "-v"]).output.strip()
 
