@@ -4,6 +4,9 @@ and command results are scripted (``fake.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from fake import FakeTopology, accepted_transcript
 
@@ -38,7 +41,7 @@ from harness.steps.expectations import (
     ExpectSmtp,
     RelayCheck,
 )
-from harness.topology.sending import SmtpReply
+from harness.topology.sending import Sent, SmtpReply
 
 QUICK = 0.3  # seconds: failing waits in these tests end quickly
 
@@ -395,62 +398,58 @@ def test_relay_check_closed_when_every_form_is_refused(topo: FakeTopology) -> No
     assert len(topo.sends) == 16 and all(s["server"] == "pf" for s in topo.sends)
 
 
-def test_relay_check_open_when_a_form_reaches_a_sink(topo: FakeTopology) -> None:
+def first_form_accepted(topo: FakeTopology, then: Callable[[Sent], None]) -> None:
+    """The server accepts the battery's first form only; ``then`` scripts what became of it."""
     topo.smtp_replies = [accepted_transcript(["x"])] + [refused_transcript() for _ in range(15)]
-    mx = topo.node("mx")
     original = topo.send
 
-    def send_and_deliver(name: str, source: str, to: list[str], **options: object) -> object:
+    def send(name: str, source: str, to: list[str], **options: Any) -> Sent:
         sent = original(name, source, to, **options)
         if name.endswith("-01"):
-            mx.script_captures([topo.capture(name, peer="10.201.0.10")])
+            then(sent)
         return sent
 
-    topo.send = send_and_deliver  # type: ignore[method-assign]
+    topo.send = send  # type: ignore[method-assign]
+
+
+def test_relay_check_open_when_a_form_reaches_a_sink(topo: FakeTopology) -> None:
+    first_form_accepted(topo, lambda sent: topo.node("mx").script_captures([topo.capture(sent.name)]))
     text = fails(RelayCheck(from_="cl", server="pf", domain="remote.test", within=2), topo)
     assert text.startswith("expected the relay to be closed:\npf is an OPEN RELAY: 1/16 forms")
     assert " 1. MAIL FROM:<> RCPT TO:<relaytest@remote.test>  rcpt 250  data 250  RELAYED to mx" in text
 
 
 def test_relay_check_counts_an_accepted_form_queued_at_the_server_as_open(topo: FakeTopology) -> None:
-    pf = topo.node("pf")
-    original = topo.send
+    def queued(sent: Sent) -> None:
+        pf = topo.node("pf")
+        pf.script_log(POSTFIX_LOG.format(mid=sent.message.message_id).rsplit("\n", 2)[0] + "\n")
+        pf.script_queue([QueueEntry("AA6B8196C8D", "", ("relaytest@remote.test",), "deferred")])
 
-    def send_and_queue(name: str, source: str, to: list[str], **options: object) -> object:
-        sent = original(name, source, to, **options)
-        if name.endswith("-01"):
-            pf.script_log(POSTFIX_LOG.format(mid=sent.message.message_id).rsplit("\n", 2)[0] + "\n")
-            pf.script_queue([QueueEntry("AA6B8196C8D", "", ("relaytest@remote.test",), "deferred")])
-        return sent
-
-    topo.smtp_replies = [accepted_transcript(["x"])] + [refused_transcript() for _ in range(15)]
-    topo.send = send_and_queue  # type: ignore[method-assign]
+    first_form_accepted(topo, queued)
     text = fails(RelayCheck(from_="cl", server="pf", domain="remote.test", within=QUICK), topo)
     assert "accepted and QUEUED at pf" in text
 
 
 def test_relay_check_closed_when_an_accepted_form_bounced(topo: FakeTopology) -> None:
-    pf = topo.node("pf")
-    original = topo.send
+    def bounced(sent: Sent) -> None:
+        topo.node("pf").script_log(
+            f"Nov 22 21:42:41 pf postfix/cleanup[101]: AA6B8196C8D: message-id={sent.message.message_id}\n"
+            "Nov 22 21:42:41 pf postfix/local[103]: AA6B8196C8D: to=<relaytest@pf.example.test>, relay=local, "
+            'delay=0, dsn=5.1.1, status=bounced (unknown user: "relaytest")\n'
+        )
 
-    def send_and_bounce(name: str, source: str, to: list[str], **options: object) -> object:
-        sent = original(name, source, to, **options)
-        if name.endswith("-01"):
-            mid = sent.message.message_id
-            pf.script_log(
-                f"Nov 22 21:42:41 pf postfix/cleanup[101]: AA6B8196C8D: message-id={mid}\n"
-                "Nov 22 21:42:41 pf postfix/local[103]: AA6B8196C8D: to=<relaytest@pf.example.test>, relay=local, "
-                'delay=0, dsn=5.1.1, status=bounced (unknown user: "relaytest")\n'
-            )
-        return sent
-
-    topo.smtp_replies = [accepted_transcript(["x"])] + [refused_transcript() for _ in range(15)]
-    topo.send = send_and_bounce  # type: ignore[method-assign]
+    first_form_accepted(topo, bounced)
     detail = RelayCheck(from_="cl", server="pf", domain="remote.test", within=2).run(topo)
     assert detail.startswith(
         "All tests performed, no relays accepted (pf; 1 form(s) accepted at DATA, all 1 bounced without delivery)"
     )
     assert 'accepted, then bounced at pf: unknown user: "relaytest"' in detail
+
+
+def test_relay_check_counts_an_accepted_form_seen_nowhere_as_open(topo: FakeTopology) -> None:
+    first_form_accepted(topo, lambda sent: None)
+    text = fails(RelayCheck(from_="cl", server="pf", domain="remote.test", within=QUICK), topo)
+    assert "its fate was not seen within the time given (counted as open)" in text
 
 
 def test_relay_check_fails_an_expected_open_relay_that_is_closed(topo: FakeTopology) -> None:
