@@ -226,8 +226,12 @@ class NodeHandle:
         the client's own connect timeout if that is shorter), whatever was sent before."""
         self.container.stop()
         for peer, _theirs, ours in self.shared_peers():
-            if peer.container.status() == "running":
-                peer.container.exec(["sh", "-c", "; ".join(f"ip neigh flush to {ip}" for ip in ours) + "; true"])
+            peer.forget(ours)
+
+    def forget(self, addresses: list[str]) -> None:
+        """Drop the link-layer addresses this node knew for ``addresses`` (if it runs)."""
+        if self.container.status() == "running":
+            self.container.exec(["sh", "-c", "; ".join(f"ip neigh flush to {ip}" for ip in addresses) + "; true"])
 
     def blackhole(self) -> None:
         """Drop what the node would answer to its peers, as a firewall that drops packets:
@@ -258,8 +262,8 @@ class NodeHandle:
         self.container.disconnect(self.networks.name(net))
         ours = [str(a.ip) for a in self.node.attachments if a.network == net]
         for peer, _theirs, _ours in self.shared_peers():
-            if peer.container.status() == "running" and any(a.network == net for a in peer.node.attachments):
-                peer.container.exec(["sh", "-c", "; ".join(f"ip neigh flush to {ip}" for ip in ours) + "; true"])
+            if any(a.network == net for a in peer.node.attachments):
+                peer.forget(ours)
 
     def reconnect(self, network: str | None = None) -> None:
         net = network or self.node.attachments[0].network
