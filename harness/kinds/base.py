@@ -17,7 +17,7 @@ A new kind subclasses :class:`Kind` (and the capabilities it has) and is listed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -26,7 +26,7 @@ from harness.core.waits import Wait
 from harness.errors import HarnessError
 from harness.observe.logs import Delivery, LogLine
 from harness.observe.queue import QueueEntry
-from harness.render.common import NodeConfig
+from harness.render.common import HOSTS_COMMAND, HOSTS_FILE, NodeConfig, hosts_file
 from harness.scenario.model import KindSettings, Node, Scenario
 
 if TYPE_CHECKING:
@@ -86,7 +86,15 @@ class Kind(Generic[S]):
 
     # ---- configuration -----------------------------------------------------------------------
     def render(self, scenario: Scenario, node: Node) -> NodeConfig:
-        return self.render_settings(scenario, node, self.settings(node))
+        """The kind's own render, with what every node gets whatever its kind (``hosts:``)."""
+        config = self.render_settings(scenario, node, self.settings(node))
+        if not node.hosts:
+            return config
+        return replace(
+            config,
+            files=((HOSTS_FILE, hosts_file(node), 0o644), *config.files),
+            setup=(HOSTS_COMMAND, *config.setup),
+        )
 
     def render_settings(self, scenario: Scenario, node: Node, settings: S) -> NodeConfig:
         raise NotImplementedError(f"kind {self.name} renders nothing")

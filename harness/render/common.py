@@ -70,7 +70,20 @@ DROP_DEFAULT_ROUTE = "ip route del default 2>/dev/null; true"
 
 
 def start_prelude() -> str:
-    return f"#!/bin/sh\ncp {RESOLV_CONF} /etc/resolv.conf\n{DROP_DEFAULT_ROUTE}\n"
+    return f"#!/bin/sh\ncp {RESOLV_CONF} /etc/resolv.conf\n{DROP_DEFAULT_ROUTE}\n{ADD_HOSTS}\n"
+
+
+HOSTS_FILE = "/etc/harness/hosts"
+HOSTS_MARK = "# mta-harness: hosts entries of the scenario"
+# Docker writes /etc/hosts (the node's own name) when the container starts; the scenario's
+# entries come after its own, added once per start (configure, start script, reconnect).
+ADD_HOSTS = f"[ ! -f {HOSTS_FILE} ] || grep -qxF '{HOSTS_MARK}' /etc/hosts || cat {HOSTS_FILE} >> /etc/hosts"
+HOSTS_COMMAND = Command("add the node's hosts: entries to /etc/hosts", ("sh", "-c", ADD_HOSTS))
+
+
+def hosts_file(node: Node) -> str:
+    """The node's ``hosts:`` entries as /etc/hosts lines, after a marker line."""
+    return HOSTS_MARK + "\n" + "".join(f"{address}\t{' '.join(names)}\n" for address, names in node.hosts)
 
 
 def user_commands(node: Node) -> tuple[Command, ...]:

@@ -36,7 +36,7 @@ from harness.steps import STEPS, Checks, StepSpec
 from harness.steps.actions import Send, SmtpAuth
 
 TOP_KEYS = ("name", "description", "seed", "suites", "tags", "networks", "nodes", "dns", "steps")
-GENERIC_NODE_KEYS = ("kind", "hostname", "networks", "users", "image")
+GENERIC_NODE_KEYS = ("kind", "hostname", "networks", "users", "hosts", "image")
 DNS_KEYS = ("server", "zones", "behaviours", "host_records")
 DNS_BEHAVIOURS = ("nxdomain", "nodata", "servfail", "drop")
 # The types a topology usually needs (for suggestions); any other type dnspython knows works too.
@@ -212,10 +212,37 @@ class _Loader(Reader):
             attachments=attachments,
             settings=settings,
             users=users,
+            hosts=self.optional(body, path, "hosts", self.hosts_entries, ()),
             image=self.optional(body, path, "image", lambda p: self.string(p, "image"), None),
         )
         node_kind.validate_node(self, path, node)
         return node
+
+    def hosts_entries(self, path: PathT) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``hosts:``: /etc/hosts lines, an address to its names (a string or a list)."""
+        raw = self.keys(path, "hosts")
+        result: list[tuple[str, tuple[str, ...]]] = []
+        for address, value in raw.items():
+            try:
+                ipaddress.ip_address(str(address))
+            except ValueError:
+                self.src.fail(
+                    (*path, address),
+                    f"'{address}' is not an IP address",
+                    "write the address as the key and its names as the value, e.g. '10.201.0.30: hostc.example.test hostc'",
+                )
+            names = (
+                self.strings((*path, address), "host names")
+                if isinstance(value, list)
+                else tuple(self.string((*path, address), "host names").split())
+            )
+            if not names:
+                self.src.fail((*path, address), f"no names for {address}", "write e.g. 'hostc.example.test hostc'")
+            for host in names:
+                if not all(HOST_LABEL_RE.match(label) for label in host.split(".")):
+                    self.src.fail((*path, address), f"'{host}' is not a host name")
+            result.append((str(address), names))
+        return tuple(result)
 
     def attachments(
         self,

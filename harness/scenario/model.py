@@ -58,6 +58,8 @@ class Node:
     attachments: tuple[Attachment, ...]
     settings: KindSettings = field(default_factory=KindSettings)  # of the kind's own type
     users: tuple[str, ...] = ()
+    # /etc/hosts entries added after Docker's own: (address, names)
+    hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     image: str | None = None  # a user-supplied image instead of the built one
 
     @property

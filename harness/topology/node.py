@@ -14,7 +14,7 @@ from harness.errors import ConfigRejected, ImageLacksTools, StepError
 from harness.kinds import CaptureSink, Kind, Mta, capability, kind_of
 from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
-from harness.render.common import DROP_DEFAULT_ROUTE, Command, NodeConfig
+from harness.render.common import ADD_HOSTS, DROP_DEFAULT_ROUTE, Command, NodeConfig
 from harness.scenario.model import Node, Scenario
 
 if TYPE_CHECKING:
@@ -269,4 +269,4 @@ class NodeHandle:
         net = network or self.node.attachments[0].network
         ip = next(str(a.ip) for a in self.node.attachments if a.network == net)
         self.container.reconnect(self.networks.name(net), ip)
-        self.exec(DROP_DEFAULT_ROUTE)
+        self.exec(f"{DROP_DEFAULT_ROUTE}; {ADD_HOSTS}")

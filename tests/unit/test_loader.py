@@ -70,6 +70,8 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
     ),
     ("duplicate_ip.yaml", 9, "nodes.pf.networks.lan", "10.201.0.30 is already node 'mx's address"),
     ("unknown_network.yaml", 8, "nodes.mx.networks.lna", "no network named 'lna'"),
+    ("hosts_bad_address.yaml", 9, "nodes.pf.hosts.hostc.example.test", "'hostc.example.test' is not an IP address"),
+    ("hosts_bad_name.yaml", 9, "nodes.pf.hosts.10.201.0.40", "'host_c.example.test' is not a host name"),
     (
         "postfix_on_sendmail.yaml",
         8,
@@ -142,6 +144,7 @@ FIXES = {
     "dns_server_not_bind.yaml": "allowed: ns",
     "dns_without_bind_node.yaml": "add a node of kind bind",
     "missing_networks.yaml": "add 'networks:'",
+    "hosts_bad_address.yaml": "write the address as the key and its names as the value, e.g. '10.201.0.30: hostc.example.test hostc'",
 }
 
 
@@ -246,6 +249,10 @@ def test_every_key_example_loads() -> None:
         ("/etc/postfix/transport", "hash"),
         ("/etc/postfix/clients.cidr", "cidr"),
     ]
+    assert scenario.node("pf").hosts == (
+        ("10.201.0.40", ("hostc.example.test", "hostc")),
+        ("10.201.0.41", ("hostd.example.test", "hostd")),
+    )
     sink = scenario.node("mx").settings
     assert (
         isinstance(sink, SinkSettings) and sink.ports == (25, 587) and sink.auth is not None and not sink.auth.required
