@@ -14,6 +14,7 @@ from harness.observe.queue import QueueEntry
 from harness.relaycheck import check_relay
 from harness.steps.base import DEFAULT_PORT, DEFAULT_WITHIN, STEPS, StepSpec, key
 from harness.steps.view import TopologyView
+from harness.topology.sending import Sent
 
 STAGES = ("connect", "helo", "starttls", "auth", "mail", "rcpt", "data")
 STATUSES = ("sent", "deferred", "bounced", "expired")
@@ -41,9 +42,16 @@ class ExpectSmtp(StepSpec):
     code: int | None = key("the expected reply code", "int")
     text: str | None = key("a pattern the reply text must match", "regex")
     rcpt: str | None = key("stage rcpt: which recipient's reply (default: every one)")
+    error: str | None = key(
+        "a pattern the session's error must match: it ended without a reply at `stage` "
+        "(e.g. stage connect: 'Network is unreachable')",
+        "regex",
+    )
 
     def run(self, topo: TopologyView) -> str:
         sent = topo.sent[self.message]
+        if self.error is not None:
+            return self.check_error(sent)
         replies = [r for r in sent.transcript if r.stage == self.stage]
         if self.rcpt:
             replies = [r for r in replies if r.argument == self.rcpt]
@@ -60,6 +68,17 @@ class ExpectSmtp(StepSpec):
             if self.text is not None and not re.search(self.text, reply.text):
                 raise ExpectationFailed(f"the {self.stage} reply does not match /{self.text}/: {reply}")
         return "; ".join(str(reply) for reply in replies)
+
+    def check_error(self, sent: Sent) -> str:
+        assert self.error is not None
+        if any(r.stage == self.stage for r in sent.transcript) or sent.error is None:
+            raise ExpectationFailed(
+                f"expected the session to fail at {self.stage} with an error matching /{self.error}/, "
+                "but it did not:\n" + sent.describe()
+            )
+        if not re.search(self.error, sent.error):
+            raise ExpectationFailed(f"the session's error does not match /{self.error}/:\n" + sent.describe())
+        return f"{self.stage} failed: {sent.error}"
 
 
 def captures_of(topo: TopologyView, sink: str, message_id: str) -> list[dict[str, Any]]:

@@ -179,6 +179,23 @@ def test_expect_smtp_checks_each_reply_of_the_stage(topo: FakeTopology) -> None:
     )
 
 
+def test_expect_smtp_error_matches_how_a_session_without_reply_ended(topo: FakeTopology) -> None:
+    topo.smtp_replies = [[]]
+    Send(id="m1", from_="cl", to=("a@x",), server="mx", expect="rejected").run(topo)
+    topo.sent["m1"].error = "connect: [Errno 101] Network is unreachable"
+    assert ExpectSmtp(message="m1", stage="connect", error="Network is unreachable").run(topo) == (
+        "connect failed: connect: [Errno 101] Network is unreachable"
+    )
+    assert fails(ExpectSmtp(message="m1", stage="connect", error="timed out"), topo).startswith(
+        "the session's error does not match /timed out/:\nmessage 'm1'"
+    )
+    topo.smtp_replies = [accepted_transcript(["a@x"])]
+    Send(id="m2", from_="cl", to=("a@x",), server="mx").run(topo)
+    assert fails(ExpectSmtp(message="m2", stage="connect", error="unreachable"), topo).startswith(
+        "expected the session to fail at connect with an error matching /unreachable/, but it did not:\n"
+    )
+
+
 # ---- expect_captured ---------------------------------------------------------------------------
 @pytest.fixture
 def sent(topo: FakeTopology) -> FakeTopology:
