@@ -3,7 +3,7 @@
     python benchmarks/sink_throughput.py [--messages 2000] [--sessions 10] [--runs 3] [--size 600]
 
 The sink runs in this process (``harness.agent.sink.serve`` on 127.0.0.1, in an event loop
-thread, as tests/unit/test_sink.py runs it), with its captures and session log in a
+thread, as tests/unit/kinds/sink/test_sink_agent.py runs it), with its captures and session log in a
 temporary folder. One smtplib client thread per session sends its share of the messages over
 one connection (EHLO once, then MAIL, RCPT, DATA per message, QUIT). Each run is timed from
 the first connection to the last QUIT, and the captures are counted: every message must have

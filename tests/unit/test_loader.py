@@ -1,7 +1,8 @@
 """The scenario loader: every malformed file fails with its file, line, key path and problem.
 
 The malformed files live in ``scenarios/bad/``, one mistake each; ``BAD_CASES`` is the table
-of what the loader must say about them. No Docker needed.
+of what the loader must say about them. Mistakes in a kind's own settings are beside that
+kind's tests (``kinds/<kind>/bad/``, ``kinds/<kind>/test_<kind>_settings.py``). No Docker needed.
 """
 
 from __future__ import annotations
@@ -79,16 +80,7 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
         "node 'sm' is of kind sendmail: 'postfix' settings do not apply",
     ),
     ("client_with_sink_settings.yaml", 8, "nodes.cl.sink", "node 'cl' is of kind client: 'sink' settings do not apply"),
-    (
-        "bad_cf_line.yaml",
-        11,
-        "nodes.sm.sendmail.cf[1]",
-        "'SmartHost=mx.example.test' is not a sendmail.cf macro, class or option line",
-    ),
-    ("bad_queue_interval.yaml", 9, "nodes.sm.sendmail.queue_interval", "'10 minutes' is not a sendmail interval"),
-    ("sink_reply_bad_code.yaml", 10, "nodes.mx.sink.replies[0].code", "650 is not an SMTP reply code"),
-    ("sink_auth_without_users.yaml", 9, "nodes.mx.sink.auth", "sink auth needs at least one user"),
-    ("sink_without_ports.yaml", 9, "nodes.mx.sink.ports", "a sink needs at least one port"),
+    # a kind's own settings: tests/unit/kinds/<kind>/bad/ and test_<kind>_settings.py
     # dns
     ("bad_record_type.yaml", 9, "dns.zones.example.test[1]", "record type 'AAA' is not supported"),
     ("bad_a_record.yaml", 8, "dns.zones.example.test[0]", "'10.201.0.300' is not an IPv4 address for an A record"),

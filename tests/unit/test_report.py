@@ -13,7 +13,8 @@ from harness.kinds.postfix.queue import parse_postqueue_json
 from harness.kinds.sendmail.queue import parse_mailq
 from harness.report import Row, load_results, markdown, normalise, write_report
 
-DATA = Path(__file__).parent / "data"
+# Output read from real containers, beside each kind's tests: kinds/<kind>/data/{logs,queue}/
+KINDS_TESTS = Path(__file__).parent / "kinds"
 
 
 def _result(suite: str, detail: str, status: str = "passed") -> dict[str, Any]:
@@ -107,7 +108,7 @@ def test_bind_query_log_lines_lose_their_stamp_client_and_port() -> None:
         "warning: SASL authentication failure: No worthy mechs found",
         "535 5.7.8 Error: authentication failed: Authentication credentials invalid",
         "SASL authentication failed; server relay.upstream.test[10.203.2.30] said: 535 5.7.8 Authentication credentials invalid",
-        # data/logs/bookworm-postfix.log
+        # kinds/postfix/data/logs/bookworm-postfix.log
         'To disable backwards compatibility use "postconf compatibility_level=3.6" and "postfix reload"',
     ],
 )
@@ -132,17 +133,17 @@ def test_reasons_in_a_delivery_line_are_kept_and_its_queue_id_goes() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        # data/logs/bookworm-postfix.log
+        # kinds/postfix/data/logs/bookworm-postfix.log
         (
             "Nov 22 21:42:41 pf postfix/bounce[339]: D5287196C8F: sender non-delivery notification: D8C96196C92",
             "postfix/bounce: QID: sender non-delivery notification: QID",
         ),
-        # data/logs/trixie-postfix.log
+        # kinds/postfix/data/logs/trixie-postfix.log
         (
             "Nov 22 21:49:07 pf postfix/cleanup[418]: 33B241AD053: message-id=<pf-sent@t>",
             "postfix/cleanup: QID: message-id=<pf-sent@t>",
         ),
-        # data/logs/bookworm-sendmail.log
+        # kinds/sendmail/data/logs/bookworm-sendmail.log
         (
             "Nov 22 21:42:42 sm mail.info sendmail[175]: 6AMLggFN000175: to=bob@remote.test, delay=00:00:00, "
             "xdelay=00:00:00, mailer=relay, pri=30041, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, "
@@ -150,7 +151,7 @@ def test_reasons_in_a_delivery_line_are_kept_and_its_queue_id_goes() -> None:
             "sendmail: QID: to=bob@remote.test, mailer=relay, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, "
             "stat=Sent (QID Message accepted for delivery)",
         ),
-        # data/queue/trixie-mailq.txt
+        # kinds/sendmail/data/queue/trixie-mailq.txt
         (
             "6AMLn87u000262        5 Sun Nov 22 21:49 a@sm.example.test",
             "QID        5 Sun Nov 22 21:49 a@sm.example.test",
@@ -163,10 +164,10 @@ def test_real_queue_ids_become_qid(line: str, expected: str) -> None:
 
 def _recorded_queue_ids() -> set[str]:
     qids = set()
-    for path in sorted((DATA / "logs").glob("*.log")):
+    for path in sorted(KINDS_TESTS.glob("*/data/logs/*.log")):
         kind = KINDS[path.stem.split("-", 1)[1]]  # bookworm-postfix.log
         qids |= {line.qid for line in kind.parse_log(path.read_text(encoding="utf-8")) if line.qid}
-    for path in sorted((DATA / "queue").glob("*")):
+    for path in sorted(KINDS_TESTS.glob("*/data/queue/*")):
         text = path.read_text(encoding="utf-8")
         entries = parse_postqueue_json(text) if path.suffix == ".jsonl" else parse_mailq(text)
         qids |= {entry.qid for entry in entries}
@@ -183,7 +184,7 @@ def test_every_recorded_queue_id_is_one_and_nothing_else_in_the_logs_is() -> Non
     # of a sendmail queue id; it changes from run to run as well, so they are left out.)
     word = re.compile(r"[0-9A-Za-z]+")
     made_up_msgid = re.compile(r"message-id=<\d{14}\.[^>]*>")
-    for path in sorted((DATA / "logs").glob("*.log")):
+    for path in sorted(KINDS_TESTS.glob("*/data/logs/*.log")):
         for raw in (made_up_msgid.sub("", r) for r in path.read_text(encoding="utf-8").splitlines()):
             ids = [w for w in word.findall(raw) if w in qids]
             normal = normalise(raw)

@@ -1,8 +1,9 @@
-"""The capture sink, the SMTP client and the DNS client of ``harness/agent``, on loopback.
+"""The capture sink of ``harness/agent`` (what sink nodes run), on loopback.
 
 Each test starts its own sink (``agent.sink.serve``) on 127.0.0.1 and a free port, in an
 asyncio loop in a thread, and talks to it with ``agent.smtp_send.send`` exactly as the
-client containers do. No Docker needed; only 127.0.0.1 is ever used.
+client containers do (the client programs on their own: ``kinds/client/``). No Docker
+needed; only 127.0.0.1 is ever used.
 
 aiosmtpd silently ignores a misspelt hook (``handle_Data``), so every hook is proven to run
 by a reply injected at its command: if the hook did not fire, the sink's default would come
@@ -15,7 +16,6 @@ import asyncio
 import base64
 import json
 import smtplib
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -23,16 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dns.message
-import dns.query
-import dns.rcode
-import dns.rrset
 import pytest
+from kindtests import LOOPBACK, free_port
 
-from harness.agent import dns_query, smtp_send
+from harness.agent import smtp_send
 from harness.agent.sink import serve
-
-LOOPBACK = "127.0.0.1"
 
 # SMTP reply codes the tests compare against.
 S220_READY = 220
@@ -54,12 +49,6 @@ AUTH_WITHOUT_TLS = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
 MESSAGE = (
     b"From: a@example.test\r\nTo: b@remote.test\r\nSubject: t\r\nMessage-ID: <unit-1@example.test>\r\n\r\nbody\r\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -433,25 +422,7 @@ def test_mechanisms_restricted_to_login_do_not_offer_plain(start_sink: SinkFacto
     assert reply_of(accepted, "data")["code"] == S250_OK
 
 
-# --- the client on its own -------------------------------------------------------------------
-
-
-def test_the_client_reports_a_refused_connection_as_an_error() -> None:
-    port = free_port()  # nothing listens there
-    result = smtp_send.send(
-        {
-            "host": LOOPBACK,
-            "port": port,
-            "helo": "cl.example.test",
-            "mail_from": "a@example.test",
-            "rcpt_to": ["b@remote.test"],
-            "message": "",
-            "timeout": 2,
-        }
-    )
-    assert result["transcript"] == []
-    assert result["error"] is not None and result["error"].startswith("connect: ")
-    assert "refused" in result["error"].lower()
+# --- the client's main, against a sink -------------------------------------------------------
 
 
 def test_the_client_main_prints_the_transcript_as_json(
@@ -476,111 +447,6 @@ def test_the_client_main_prints_the_transcript_as_json(
     printed = json.loads(capsys.readouterr().out)
     assert printed["error"] is None
     assert [s["stage"] for s in printed["transcript"]] == ["connect", "helo", "mail", "rcpt", "data"]
-
-
-# --- DNS client ------------------------------------------------------------------------------
-
-
-class Responder:
-    """A tiny authoritative DNS server on 127.0.0.1/UDP: one A record, NXDOMAIN otherwise."""
-
-    def __init__(self, answer_queries: bool = True) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((LOOPBACK, 0))
-        self.sock.settimeout(0.1)
-        self.port = int(self.sock.getsockname()[1])
-        self.answer_queries = answer_queries
-        self.running = True
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        while self.running:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not self.answer_queries:
-                continue
-            query = dns.message.from_wire(data)
-            response = dns.message.make_response(query)
-            question = query.question[0]
-            if question.name.to_text() == "mx.remote.test.":
-                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", "10.231.0.30"))
-            else:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            self.sock.sendto(response.to_wire(), peer)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(2)
-        self.sock.close()
-
-
-@pytest.fixture
-def on_port(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """dns_query.query asks port 53; point it at a loopback test port instead."""
-    real_udp = dns.query.udp
-
-    def use(port: int) -> None:
-        monkeypatch.setattr(
-            dns.query,
-            "udp",
-            lambda request, where, timeout=None: real_udp(request, where, timeout=timeout, port=port),
-        )
-
-    return use
-
-
-def test_dns_query_returns_the_answer(on_port: Any) -> None:
-    responder = Responder()
-    try:
-        on_port(responder.port)
-        assert dns_query.query(LOOPBACK, "mx.remote.test", "A") == {
-            "rcode": "NOERROR",
-            "answer": ["10.231.0.30"],
-            "error": None,
-        }
-        assert dns_query.query(LOOPBACK, "gone.test", "MX") == {"rcode": "NXDOMAIN", "answer": [], "error": None}
-    finally:
-        responder.close()
-
-
-def test_dns_query_times_out_when_nothing_answers(on_port: Any) -> None:
-    silent = Responder(answer_queries=False)
-    try:
-        on_port(silent.port)
-        assert dns_query.query(LOOPBACK, "slow.test", "A", timeout=0.3) == {
-            "rcode": "TIMEOUT",
-            "answer": [],
-            "error": None,
-        }
-    finally:
-        silent.close()
-
-
-def test_dns_query_to_a_closed_port_times_out(on_port: Any) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port = int(sock.getsockname()[1])
-    on_port(port)  # nothing listens: the ICMP port-unreachable is not seen by an unconnected socket
-    assert dns_query.query(LOOPBACK, "mx.remote.test", "A", timeout=0.3) == {
-        "rcode": "TIMEOUT",
-        "answer": [],
-        "error": None,
-    }
-
-
-def test_dns_query_main_prints_json(on_port: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    responder = Responder()
-    try:
-        on_port(responder.port)
-        assert dns_query.main([LOOPBACK, "mx.remote.test", "A"]) == 0
-    finally:
-        responder.close()
-    assert json.loads(capsys.readouterr().out) == {"rcode": "NOERROR", "answer": ["10.231.0.30"], "error": None}
 
 
 @pytest.fixture(scope="module")
