@@ -83,6 +83,39 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
         "nodes.sm.sendmail.cf[1]",
         "'SmartHost=mx.example.test' is not a sendmail.cf macro, class or option line",
     ),
+    (
+        "rule_without_rhs.yaml",
+        12,
+        "nodes.sm.sendmail.local_rules.0[1]",
+        "the rule 'R$*<@$D> $#esmtp $@mstore $:$1' has no right-hand side",
+    ),
+    (
+        "rule_without_lhs.yaml",
+        11,
+        "nodes.sm.sendmail.local_rules.0[0]",
+        "the rule 'R\t$#local $: $1' has no left-hand side",
+    ),
+    ("unknown_local_rule.yaml", 10, "nodes.sm.sendmail.local_rules.4", "the .mc has no LOCAL_RULE_4"),
+    (
+        "rule_not_r_line.yaml",
+        11,
+        "nodes.sm.sendmail.local_rules.0[0]",
+        "'DDexample.test' is not a rewriting rule (R line)",
+    ),
+    (
+        "ruleset_in_local_rules.yaml",
+        11,
+        "nodes.sm.sendmail.local_rules.2[0]",
+        "'SMyRules' starts a ruleset; LOCAL_RULE_2 takes R lines only",
+    ),
+    (
+        "rule_with_m4_quote.yaml",
+        11,
+        "nodes.sm.sendmail.local_rules.0[0]",
+        "'R$*  $#error $: 550 don't' holds an m4 quote character (` or ')",
+    ),
+    ("rulesets_start_with_r.yaml", 10, "nodes.sm.sendmail.local_rulesets[0]", "'R$*  $: $1' comes before any ruleset"),
+    ("bad_ruleset_line.yaml", 10, "nodes.sm.sendmail.local_rulesets[0]", "'S My Rules' is not a ruleset line"),
     ("bad_queue_interval.yaml", 9, "nodes.sm.sendmail.queue_interval", "'10 minutes' is not a sendmail interval"),
     ("sink_reply_bad_code.yaml", 10, "nodes.mx.sink.replies[0].code", "650 is not an SMTP reply code"),
     ("sink_auth_without_users.yaml", 9, "nodes.mx.sink.auth", "sink auth needs at least one user"),
@@ -115,6 +148,25 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
     ("invalid_regex.yaml", 8, "steps[0].expect_log.match", "'status=sent (250' is not a valid regular expression"),
     ("per_suite_unknown_suite.yaml", 10, "steps[0].per_suite.bookwrm", "unknown key 'bookwrm' in per_suite"),
     ("per_suite_message_id.yaml", 8, "steps[0].per_suite.trixie.id", "a message keeps its id in every suite"),
+    (
+        "address_test_at_sink.yaml",
+        7,
+        "steps[0].expect_address.at",
+        "'mx' is a sink node; the address test runs on postfix or sendmail nodes",
+    ),
+    (
+        "address_test_rulesets_on_postfix.yaml",
+        9,
+        "steps[0].expect_address.rulesets",
+        "the address test of postfix takes no rulesets",
+    ),
+    ("address_test_bad_rulesets.yaml", 9, "steps[0].expect_address.rulesets", "'3 0' is not a ruleset sequence"),
+    (
+        "address_test_without_fields.yaml",
+        6,
+        "steps[0].expect_address",
+        "'expect_address' needs at least one of mailer, host, user",
+    ),
     ("send_without_server.yaml", 7, "steps[0].send", "an SMTP send from 'cl' needs 'server:' (the node to connect to)"),
     (
         "server_ip_outside_topology.yaml",
@@ -142,6 +194,11 @@ FIXES = {
     "dns_server_not_bind.yaml": "allowed: ns",
     "dns_without_bind_node.yaml": "add a node of kind bind",
     "missing_networks.yaml": "add 'networks:'",
+    "rule_without_rhs.yaml": "separate pattern, replacement and comment with a tab or two or more spaces",
+    "unknown_local_rule.yaml": "use 0, 1, 2 or 3 for LOCAL_RULE_0 to LOCAL_RULE_3; a named ruleset goes under local_rulesets",
+    "ruleset_in_local_rules.yaml": "put it under local_rulesets",
+    "rulesets_start_with_r.yaml": "start local_rulesets with an S line (e.g. SMyRules)",
+    "address_test_rulesets_on_postfix.yaml": "remove 'rulesets'",
 }
 
 

@@ -13,6 +13,7 @@ No Docker needed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -261,3 +262,43 @@ def test_several_lines_apply_in_order(real_cf: str) -> None:
     assert [line for line in result if "Timeout.queuewarn=" in line] == ["O Timeout.queuewarn=1h"]
     assert result.count("Cwalias.test") == 1
     assert result.index("Cwalias.test") < next(i for i, line in enumerate(result) if re.match(r"^S\S", line))
+
+
+# --- LOCAL_RULE_n and LOCAL_RULESETS ----------------------------------------------------------
+
+
+def test_rules_go_after_the_mailers_tab_separated_and_quoted_for_m4() -> None:
+    mc = golden("every-key", "sm", "etc/mail/harness.mc").splitlines()
+    rules = mc[mc.index("MAILER(`smtp')dnl") + 1 :]
+    assert rules == [
+        "dnl --- scenario rules: ruleset ParseLocal (98), called by ruleset 0 before its own rules",
+        "LOCAL_RULE_0",
+        # two spaces in the scenario became a TAB, before the replacement and before the comment
+        "`R$* < @ legacy . example . test $* >\t$: $>Legacy $1\tthe old name, canonical or not'",
+        "dnl --- scenario rulesets",
+        "LOCAL_RULESETS",
+        "`SLegacy'",
+        "`R$*\t$#esmtp $@ [mx.remote.test] $: $1 < @ remote.test . >'",
+    ]
+
+
+def test_sendmails_complaint_shows_the_line_it_means(real_cf: str) -> None:
+    number = real_cf.split("\n").index("SParseLocal=98") + 1  # the cf holds form feeds: split on \n only
+    problem = f"/etc/mail/sendmail.cf: line {number}: replacement $3 out of bounds"
+    assert sendmail.explain([problem], real_cf) == f"{problem}\n    {number}: SParseLocal=98"
+
+
+def test_rules_naming_an_undefined_mailer_or_ruleset_are_found(real_cf: str) -> None:
+    scenario = load_scenario(SCENARIOS["every-key"])
+    settings = node_of(scenario, "sm").settings
+    assert isinstance(settings, sendmail.SendmailSettings)
+    # every-key's rule calls $>Legacy, defined by its own local_rulesets: the real cf lacks it
+    assert sendmail.unknown_references(real_cf, settings) == [
+        "local_rules.0[0]: ruleset 'Legacy' is not defined: "
+        "R$* < @ legacy . example . test $* >\t$: $>Legacy $1\tthe old name, canonical or not"
+    ]
+    assert sendmail.unknown_references(real_cf + "SLegacy\n", settings) == []
+    bad = dataclasses.replace(settings, local_rules=(("0", ("R$*\t$#nosuch $@ x $: $1", "R$*\t$#$M $@ x $: $1")),))
+    [problem] = sendmail.unknown_references(real_cf, bad)
+    assert problem.startswith("local_rules.0[0]: mailer 'nosuch' is not defined (defined: *file*, *include*, discard,")
+    assert problem.endswith("esmtp, local, prog, relay, smtp, smtp8): R$*\t$#nosuch $@ x $: $1")
