@@ -9,7 +9,8 @@ for a capability with ``isinstance``:
   local mailboxes;
 - :class:`CaptureSink` records every message it is given;
 - :class:`SmtpClient` can start SMTP sessions and ask DNS questions from inside a topology;
-- :class:`DnsServer` serves the topology's zones.
+- :class:`DnsServer` serves the topology's zones;
+- :class:`AddressTester` runs the MTA's own address test: where it routes an address.
 
 A new kind subclasses :class:`Kind` (and the capabilities it has) and is listed once in
 ``harness/kinds/__init__.py``.
@@ -206,3 +207,33 @@ class SmtpClient:
 
 class DnsServer:
     """Capability: serves the topology's zones; every other node resolves through it."""
+
+
+@dataclass(frozen=True)
+class AddressTest:
+    """What an MTA's own address test says of one address: the delivery agent (sendmail's
+    mailer, Postfix's transport), the host it hands the mail to, and the recipient it hands
+    over (sendmail's ``$#mailer $@host $:user`` triple). A field the test did not give is None."""
+
+    command: str  # what was run, as an administrator would type it
+    transcript: str  # the whole output (or the log lines the test produced)
+    result: str  # the line the fields were read from ("" when there is none)
+    mailer: str | None = None
+    host: str | None = None
+    user: str | None = None
+
+
+class AddressTester:
+    """Capability: the MTA's own address test (``sendmail -bt``, Postfix's ``sendmail -bv``)."""
+
+    # Whether the test takes a sequence of rulesets (sendmail's "3,0"), and its default.
+    takes_rulesets: ClassVar[bool] = False
+    default_rulesets: ClassVar[str] = ""
+
+    def address_test(self, container: NodeContainer, address: str, rulesets: str | None = None) -> AddressTest:
+        """Run the test inside the node and read what it says."""
+        raise NotImplementedError
+
+    def parse_address_test(self, address: str, rulesets: str | None, output: str) -> AddressTest:
+        """What the test's output says (for unit tests on recorded output, too)."""
+        raise NotImplementedError

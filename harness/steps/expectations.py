@@ -9,10 +9,11 @@ from typing import Any
 
 from harness.core.waits import Poll, poll_until
 from harness.errors import ExpectationFailed
+from harness.kinds import AddressTester, capability, names_with
 from harness.observe.logs import Delivery, lines_for_message
 from harness.observe.queue import QueueEntry
 from harness.relaycheck import check_relay
-from harness.steps.base import DEFAULT_PORT, DEFAULT_WITHIN, STEPS, StepSpec, key
+from harness.steps.base import DEFAULT_PORT, DEFAULT_WITHIN, STEPS, Checks, StepSpec, key
 from harness.steps.view import TopologyView
 from harness.topology.sending import Sent
 
@@ -427,6 +428,72 @@ class ExpectCommand(StepSpec):
                 f"'{self.run_}' at {self.at}: expected {wanted}, got exit {exit_code}:\n{output.strip()[-1500:]}"
             )
         return f"$ {self.run_}\n{output.strip()}"
+
+
+ROUTE_FIELDS = ("mailer", "host", "user")
+_RULESETS = re.compile(r"^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$")
+
+
+@STEPS.register
+@dataclass(frozen=True, kw_only=True)
+class ExpectAddress(StepSpec):
+    action = "expect_address"
+    meaning = (
+        "The MTA's own address test routes an address to the given mailer, host and user: "
+        "sendmail's `sendmail -bt` (the `$#mailer $@host $:user` triple), Postfix's "
+        "`sendmail -bv` (transport, relay host, recipient). Each field is a regex that must "
+        "match the whole value."
+    )
+    expectation = True
+    at: str = key("the MTA", "node", required=True)
+    address: str = key("the address tested", required=True)
+    rulesets: str | None = key("sendmail: the ruleset sequence, e.g. `3,0` (the default) or `3,ParseLocal`")
+    mailer: str | None = key("sendmail's mailer (`$#`), Postfix's transport", "regex")
+    host: str | None = key("the host the mail is handed to (`$@`; Postfix: the relay's name)", "regex")
+    user: str | None = key("the recipient handed over (`$:`, tokens without spaces: `taro<@nix.co.jj>`)", "regex")
+
+    def validate(self, checks: Checks) -> None:
+        node = checks.nodes[self.at]
+        tester = capability(node, AddressTester)
+        if tester is None:
+            checks.fail(
+                "at", f"'{self.at}' is a {node.kind} node; the address test runs on {names_with(AddressTester)} nodes"
+            )
+        if any(c.isspace() for c in self.address) or not self.address:
+            checks.fail("address", f"'{self.address}' is not one address", "write one address without spaces")
+        if self.rulesets is not None:
+            if not tester.takes_rulesets:
+                checks.fail("rulesets", f"the address test of {node.kind} takes no rulesets", "remove 'rulesets'")
+            if not _RULESETS.match(self.rulesets):
+                checks.fail(
+                    "rulesets",
+                    f"'{self.rulesets}' is not a ruleset sequence",
+                    "write numbers or names with commas: 3,0",
+                )
+        if all(getattr(self, f) is None for f in ROUTE_FIELDS):
+            checks.fail("", "'expect_address' needs at least one of mailer, host, user", "add e.g. 'mailer: esmtp'")
+
+    def run(self, topo: TopologyView) -> str:
+        test = topo.node(self.at).address_test(self.address, self.rulesets)
+        shown = f"$ {test.command}\n{test.transcript.strip()}"
+        if not test.result:
+            raise ExpectationFailed(f"{self.at}: the address test of {self.address} gave no result:\n{shown}")
+        if test.mailer is None:
+            raise ExpectationFailed(
+                f"{self.at}: the address test resolved {self.address} to no mailer, only '{test.result}':\n{shown}"
+            )
+        problems = []
+        for name in ROUTE_FIELDS:
+            wanted, got = getattr(self, name), getattr(test, name)
+            if wanted is not None and (got is None or re.fullmatch(wanted, got) is None):
+                problems.append(
+                    f"{name} {got!r} does not match /{wanted}/"
+                    if got is not None
+                    else f"no {name}, expected /{wanted}/"
+                )
+        if problems:
+            raise ExpectationFailed(f"{self.at}: {self.address} -> " + "; ".join(problems) + f":\n{shown}")
+        return f"{test.command}: {test.result}"
 
 
 @STEPS.register

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from harness.core.container import ExecResult
+from harness.kinds.base import AddressTest
 from harness.observe.logs import Delivery, LogLine
 from harness.observe.queue import QueueEntry
 from harness.scenario.model import Scenario
@@ -36,6 +37,8 @@ class NodeView(Protocol):
     def reset_captures(self) -> None: ...
 
     def mailbox(self, user: str) -> str: ...
+
+    def address_test(self, address: str, rulesets: str | None = None) -> AddressTest: ...
 
     def flush(self) -> None: ...
 

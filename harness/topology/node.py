@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from harness.core.container import ExecResult, NodeContainer
 from harness.core.waits import wait_ready
 from harness.errors import ConfigRejected, ImageLacksTools, StepError
-from harness.kinds import CaptureSink, Kind, Mta, capability, kind_of
+from harness.kinds import AddressTester, CaptureSink, Kind, Mta, capability, kind_of
+from harness.kinds.base import AddressTest
 from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
 from harness.render.common import ADD_HOSTS, DROP_DEFAULT_ROUTE, Command, NodeConfig
@@ -200,6 +201,13 @@ class NodeHandle:
 
     def mailbox(self, user: str) -> str:
         return self.container.read_file(self._mta().mailbox_path(user))
+
+    def address_test(self, address: str, rulesets: str | None = None) -> AddressTest:
+        """The MTA's own address test of ``address`` (with ``rulesets`` where it takes them)."""
+        tester = capability(self.node, AddressTester)
+        if tester is None:
+            raise StepError(f"{self.name} is a {self.node.kind} node, which has no address test")
+        return tester.address_test(self.container, address, rulesets)
 
     def state(self) -> list[str]:
         """What a failure report shows besides the log: the queue, the captures."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.core.container import ExecResult
-from harness.kinds import CaptureSink, Mta, capability, kind_of
+from harness.kinds import AddressTester, CaptureSink, Mta, capability, kind_of
+from harness.kinds.base import AddressTest
 from harness.messages import compose
 from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
@@ -58,6 +59,8 @@ class FakeNode:
         self._queue = Script([])
         self._mailboxes: dict[str, Script] = {}
         self._commands: dict[str, Script] = {}
+        self._address_outputs: dict[str, Script] = {}
+        self.address_tests: list[tuple[str, str | None]] = []  # (address, rulesets) asked for
         self.done: list[str] = []  # the actions done to it, in order
 
     # ---- scripting ---------------------------------------------------------------------------
@@ -79,6 +82,12 @@ class FakeNode:
 
     def script_command(self, command: str, *results: tuple[int, str]) -> FakeNode:
         self._commands[command] = Script(*(ExecResult(code, output) for code, output in results))
+        return self
+
+    def script_address_test(self, address: str, *outputs: str) -> FakeNode:
+        """What the MTA's address test prints for ``address``: ``sendmail -bt``'s trace, or
+        for Postfix the lines ``sendmail -bv`` writes to the log. The node's own kind reads it."""
+        self._address_outputs[address] = Script(*outputs)
         return self
 
     # ---- what steps see --------------------------------------------------------------------
@@ -123,6 +132,14 @@ class FakeNode:
     def mailbox(self, user: str) -> str:
         script = self._mailboxes.get(user)
         return str(script.next()) if script else ""
+
+    def address_test(self, address: str, rulesets: str | None = None) -> AddressTest:
+        tester = capability(self.node, AddressTester)
+        assert tester is not None, f"{self.name} has no address test"
+        self.address_tests.append((address, rulesets))
+        script = self._address_outputs.get(address)
+        output = str(script.next()) if script else ""
+        return tester.parse_address_test(address, rulesets, output)
 
     def flush(self) -> None:
         self.done.append("flush")

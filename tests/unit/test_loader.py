@@ -107,6 +107,25 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
     ("message_before_send.yaml", 9, "steps[0].expect_captured.message", "no earlier send has id 'm1'"),
     ("duplicate_message_id.yaml", 8, "steps[1].send.id", "message id 'm1' is used by an earlier send"),
     ("invalid_regex.yaml", 8, "steps[0].expect_log.match", "'status=sent (250' is not a valid regular expression"),
+    (
+        "address_test_at_sink.yaml",
+        7,
+        "steps[0].expect_address.at",
+        "'mx' is a sink node; the address test runs on postfix or sendmail nodes",
+    ),
+    (
+        "address_test_rulesets_on_postfix.yaml",
+        9,
+        "steps[0].expect_address.rulesets",
+        "the address test of postfix takes no rulesets",
+    ),
+    ("address_test_bad_rulesets.yaml", 9, "steps[0].expect_address.rulesets", "'3 0' is not a ruleset sequence"),
+    (
+        "address_test_without_fields.yaml",
+        6,
+        "steps[0].expect_address",
+        "'expect_address' needs at least one of mailer, host, user",
+    ),
     ("per_suite_unknown_suite.yaml", 10, "steps[0].per_suite.bookwrm", "unknown key 'bookwrm' in per_suite"),
     ("per_suite_message_id.yaml", 8, "steps[0].per_suite.trixie.id", "a message keeps its id in every suite"),
     ("send_without_server.yaml", 7, "steps[0].send", "an SMTP send from 'cl' needs 'server:' (the node to connect to)"),
@@ -136,6 +155,7 @@ FIXES = {
     "dns_server_not_bind.yaml": "allowed: ns",
     "dns_without_bind_node.yaml": "add a node of kind bind",
     "missing_networks.yaml": "add 'networks:'",
+    "address_test_rulesets_on_postfix.yaml": "remove 'rulesets'",
     "hosts_bad_address.yaml": "write the address as the key and its names as the value, e.g. '10.201.0.30: hostc.example.test hostc'",
 }
 

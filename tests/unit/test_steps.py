@@ -5,6 +5,7 @@ and command results are scripted (``fake.py``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from harness.steps.actions import (
     Unblackhole,
 )
 from harness.steps.expectations import (
+    ExpectAddress,
     ExpectCaptured,
     ExpectCommand,
     ExpectDelivery,
@@ -44,6 +46,7 @@ from harness.steps.expectations import (
 from harness.topology.sending import Sent, SmtpReply
 
 QUICK = 0.3  # seconds: failing waits in these tests end quickly
+KINDS_DIR = Path(__file__).parent / "kinds"  # <kind>/data/addresstest: recorded from real containers
 
 
 @pytest.fixture
@@ -63,7 +66,7 @@ def test_every_step_is_tested_here() -> None:
         for cls in (
             Send, Stop, Start, Blackhole, Unblackhole, Refuse, Restore, Disconnect, Reconnect, Flush, ResetCaptures, Sleep,
             ExpectSmtp, ExpectCaptured, ExpectNotCaptured, ExpectDelivery, ExpectQueued, ExpectQueueEmpty,
-            ExpectLog, ExpectMailbox, ExpectDns, ExpectCommand, RelayCheck,
+            ExpectLog, ExpectMailbox, ExpectDns, ExpectCommand, ExpectAddress, RelayCheck,
         )
     }  # fmt: skip
     assert tested == set(STEPS.names())
@@ -406,6 +409,88 @@ def refused_transcript() -> list[SmtpReply]:
         SmtpReply("mail", 250, "ok"),
         SmtpReply("rcpt", 554, "5.7.1 Relay access denied"),
     ]
+
+
+# ---- expect_address --------------------------------------------------------------------------
+def recorded(name: str) -> str:
+    kind = name.split("-", 1)[0]
+    return (KINDS_DIR / kind / "data" / "addresstest" / f"bookworm-{name}.txt").read_text()
+
+
+def test_expect_address_passes_on_sendmails_triple(topo: FakeTopology) -> None:
+    topo.node("sm").script_address_test("taro@nix.co.jj", recorded("sendmail-bt-hostg-taro"))
+    step = ExpectAddress(at="sm", address="taro@nix.co.jj", rulesets="3,0", mailer="esmtp", host="mstore.nix.co.jj")
+    detail = step.run(topo)
+    assert detail == (
+        "echo '3,0 taro@nix.co.jj' | sendmail -bt: $# esmtp $@ mstore . nix . co . jj $: taro < @ nix . co . jj >"
+    )
+    assert topo.node("sm").address_tests == [("taro@nix.co.jj", "3,0")]
+    # the user is compared without the trace's spaces, in full
+    ExpectAddress(at="sm", address="taro@nix.co.jj", user=r"taro<@nix\.co\.jj>").run(topo)
+    assert topo.node("sm").address_tests[-1] == ("taro@nix.co.jj", None)  # the kind's default: 3,0
+
+
+def test_expect_address_fails_naming_each_field_with_the_whole_transcript(topo: FakeTopology) -> None:
+    trace = recorded("sendmail-bt-merged-taro")
+    topo.node("sm").script_address_test("taro@nix.co.jj", trace)
+    step = ExpectAddress(
+        at="sm", address="taro@nix.co.jj", mailer="esmtp", host="mstore.nix.co.jj", user="taro<@nix.co.jj>"
+    )
+    assert fails(step, topo) == (
+        "sm: taro@nix.co.jj -> host 'nix.co.jj.' does not match /mstore.nix.co.jj/; "
+        "user 'taro<@nix.co.jj.>' does not match /taro<@nix.co.jj>/:\n"
+        "$ echo '3,0 taro@nix.co.jj' | sendmail -bt\n" + trace.strip()
+    )
+    # a regex matches the whole field: "smtp" is not "esmtp"
+    assert fails(ExpectAddress(at="sm", address="taro@nix.co.jj", mailer="smtp"), topo).startswith(
+        "sm: taro@nix.co.jj -> mailer 'esmtp' does not match /smtp/:\n$ echo"
+    )
+
+
+def test_expect_address_fails_when_the_rulesets_return_no_mailer(topo: FakeTopology) -> None:
+    for name, result in (("ruleset-3", "taro < @ nix . co . jj . >"), ("unknown-ruleset", "Undefined ruleset NoSuch")):
+        trace = recorded(f"sendmail-bt-{name}")
+        topo.node("sm").script_address_test("taro@nix.co.jj", trace)
+        assert fails(ExpectAddress(at="sm", address="taro@nix.co.jj", rulesets="3", mailer="esmtp"), topo) == (
+            f"sm: the address test resolved taro@nix.co.jj to no mailer, only '{result}':\n"
+            "$ echo '3 taro@nix.co.jj' | sendmail -bt\n" + trace.strip()
+        )
+
+
+def test_expect_address_fails_when_the_test_says_nothing(topo: FakeTopology) -> None:
+    topo.node("sm").script_address_test("taro@nix.co.jj", "")
+    assert fails(ExpectAddress(at="sm", address="taro@nix.co.jj", mailer="esmtp"), topo) == (
+        "sm: the address test of taro@nix.co.jj gave no result:\n$ echo '3,0 taro@nix.co.jj' | sendmail -bt\n"
+    )
+
+
+def test_expect_address_on_postfix_reads_the_verdict_of_sendmail_bv(topo: FakeTopology) -> None:
+    text = recorded("postfix-bv-root")
+    topo.node("pf").script_address_test("root", text)
+    detail = ExpectAddress(at="pf", address="root", mailer="local", host="local", user="root@pfrelay.nix.co.jj").run(
+        topo
+    )
+    verdict = next(line for line in text.splitlines() if "status=deliverable" in line)
+    assert detail == f"sendmail -bv root: {verdict}"
+    # the transcript: what the command said, then the probe's own log lines (not the report's)
+    text = recorded("postfix-bv-nobody")
+    topo.node("pf").script_address_test("nobody@nowhere.invalid", text)
+    lines = text.splitlines()
+    qid = lines[1].split(": ")[1]  # the probe's queue id, from pickup's line
+    message = fails(ExpectAddress(at="pf", address="nobody@nowhere.invalid", host="mx.nowhere.invalid"), topo)
+    assert message == (
+        "pf: nobody@nowhere.invalid -> host 'none' does not match /mx.nowhere.invalid/:\n"
+        "$ sendmail -bv nobody@nowhere.invalid\n"
+        + "\n".join([lines[0], *(line for line in lines[1:] if f": {qid}: " in line)])
+    )
+    assert "status=undeliverable" in message and "delivered to mailbox" not in message
+
+
+def test_expect_address_fails_on_a_field_the_test_does_not_give(topo: FakeTopology) -> None:
+    topo.node("sm").script_address_test("bob", "> parse            returns: $# local $: bob\n> ")
+    assert fails(ExpectAddress(at="sm", address="bob", host="sm"), topo) == (
+        "sm: bob -> no host, expected /sm/:\n$ echo '3,0 bob' | sendmail -bt\n> parse            returns: $# local $: bob\n>"
+    )
 
 
 def test_relay_check_closed_when_every_form_is_refused(topo: FakeTopology) -> None:

@@ -7,9 +7,9 @@ import shlex
 from pathlib import Path
 
 from harness.core.container import NodeContainer
-from harness.core.waits import SmtpBannerWait, Wait
-from harness.kinds.base import BASE_TOOLS, Kind, Mta
-from harness.kinds.postfix import logs, queue, render, settings
+from harness.core.waits import Poll, SmtpBannerWait, Wait, poll_until
+from harness.kinds.base import BASE_TOOLS, AddressTest, AddressTester, Kind, Mta
+from harness.kinds.postfix import logs, queue, render, settings, verify
 from harness.kinds.postfix.settings import PostfixSettings
 from harness.observe.logs import Delivery, LogLine
 from harness.observe.queue import QueueEntry
@@ -18,8 +18,11 @@ from harness.scenario.model import Node, Scenario
 from harness.scenario.reader import Reader
 from harness.scenario.source import PathT
 
+# How long a ``sendmail -bv`` verdict may take: past smtp_connect_timeout (5 s here) and a retry.
+VERIFY_WITHIN = 20.0
 
-class PostfixKind(Kind[PostfixSettings], Mta):
+
+class PostfixKind(Kind[PostfixSettings], Mta, AddressTester):
     name = "postfix"
     settings_key = "postfix"
     settings_type = PostfixSettings
@@ -63,6 +66,22 @@ class PostfixKind(Kind[PostfixSettings], Mta):
 
     def state(self, container: NodeContainer) -> list[str]:
         return self.queue_state(container)
+
+    def address_test(self, container: NodeContainer, address: str, rulesets: str | None = None) -> AddressTest:
+        """``sendmail -bv``: the verdict is logged once the delivery agent has probed the
+        next hop (a fraction of a second here; up to a connect timeout for a dead host)."""
+        before = len(self.read_log(container).splitlines())
+        output = container.exec(verify.command(address)[1]).output
+
+        def verdict() -> Poll[str]:
+            logged = "\n".join(self.read_log(container).splitlines()[before:])
+            return Poll(verify.verdict_of(self.parse_log(logged), address) is not None, logged)
+
+        logged = poll_until(verdict, VERIFY_WITHIN).value
+        return self.parse_address_test(address, rulesets, output.rstrip("\n") + "\n" + logged)
+
+    def parse_address_test(self, address: str, rulesets: str | None, output: str) -> AddressTest:
+        return verify.parse(verify.command(address)[0], output, address)
 
 
 KIND = PostfixKind()

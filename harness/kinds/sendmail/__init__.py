@@ -10,8 +10,8 @@ from pathlib import Path
 from harness.core.container import NodeContainer
 from harness.core.waits import SmtpBannerWait, Wait
 from harness.errors import ConfigRejected
-from harness.kinds.base import BASE_TOOLS, Kind, Mta
-from harness.kinds.sendmail import logs, queue, render, settings
+from harness.kinds.base import BASE_TOOLS, AddressTest, AddressTester, Kind, Mta
+from harness.kinds.sendmail import addresstest, logs, queue, render, settings
 from harness.kinds.sendmail.settings import SendmailSettings
 from harness.observe.logs import Delivery, LogLine
 from harness.observe.queue import QueueEntry
@@ -21,7 +21,7 @@ from harness.scenario.reader import Reader
 from harness.scenario.source import PathT
 
 
-class SendmailKind(Kind[SendmailSettings], Mta):
+class SendmailKind(Kind[SendmailSettings], Mta, AddressTester):
     name = "sendmail"
     settings_key = "sendmail"
     settings_type = SendmailSettings
@@ -31,6 +31,8 @@ class SendmailKind(Kind[SendmailSettings], Mta):
     queue_id = logs.QUEUE_ID
     plain_start = "mkdir -p /run/sendmail/mta && exec /usr/sbin/sendmail -bD"
     required_tools = (*BASE_TOOLS, "sendmail", "m4", "makemap", "newaliases", "busybox")
+    takes_rulesets = True
+    default_rulesets = addresstest.DEFAULT_RULESETS
 
     def parse_settings(self, reader: Reader, path: PathT) -> SendmailSettings:
         return settings.parse(reader, path)
@@ -48,8 +50,16 @@ class SendmailKind(Kind[SendmailSettings], Mta):
         problems = [
             line for line in check.output.splitlines() if "line " in line and ":" in line and "sendmail.cf" in line
         ]
+        cf_text = container.read_file(render.CF_PATH)
         if problems:
-            raise ConfigRejected(f"{node.name}: sendmail rejects the rendered sendmail.cf:\n" + "\n".join(problems))
+            raise ConfigRejected(
+                f"{node.name}: sendmail rejects the rendered sendmail.cf:\n" + render.explain(problems, cf_text)
+            )
+        unknown = render.unknown_references(cf_text, config)
+        if unknown:
+            raise ConfigRejected(
+                f"{node.name}: the scenario's rules name what sendmail.cf does not define:\n" + "\n".join(unknown)
+            )
 
     def waits(self, node: Node) -> list[Wait]:
         return [SmtpBannerWait(25)]
@@ -80,6 +90,13 @@ class SendmailKind(Kind[SendmailSettings], Mta):
 
     def state(self, container: NodeContainer) -> list[str]:
         return self.queue_state(container)
+
+    def address_test(self, container: NodeContainer, address: str, rulesets: str | None = None) -> AddressTest:
+        argv = addresstest.command(address, rulesets or self.default_rulesets)[1]
+        return self.parse_address_test(address, rulesets, container.exec(argv).output)
+
+    def parse_address_test(self, address: str, rulesets: str | None, output: str) -> AddressTest:
+        return addresstest.parse(addresstest.command(address, rulesets or self.default_rulesets)[0], output)
 
 
 KIND = SendmailKind()

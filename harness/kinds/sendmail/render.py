@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from harness.kinds.sendmail.params import SENDMAIL_DEFINES
-from harness.kinds.sendmail.settings import SendmailSettings
+from harness.kinds.sendmail.settings import LOCAL_RULES, SendmailSettings
 from harness.render.common import Command, NodeConfig, resolv_conf, start_prelude, user_commands
 from harness.scenario.model import Node, Scenario
 
@@ -66,8 +66,23 @@ def render_mc(scenario: Scenario, node: Node, config: SendmailSettings) -> str:
     if config.mc:
         lines.append("dnl --- scenario .mc lines")
         lines.extend(config.mc)
-    lines += ["MAILER(`local')dnl", "MAILER(`smtp')dnl", ""]
+    lines += ["MAILER(`local')dnl", "MAILER(`smtp')dnl"]
+    lines += _rules(config)
+    lines.append("")
     return "\n".join(lines)
+
+
+def _rules(config: SendmailSettings) -> list[str]:
+    """LOCAL_RULE_n and LOCAL_RULESETS, after the MAILER lines. Each rule line is quoted for
+    m4, so that no word of it is taken for a macro (``dnl``, ``index``, ...)."""
+    lines = []
+    for number, rules in config.local_rules:
+        lines += [f"dnl --- scenario rules: ruleset {LOCAL_RULES[number]}", f"LOCAL_RULE_{number}"]
+        lines += [_quote(rule) for rule in rules]
+    if config.local_rulesets:
+        lines += ["dnl --- scenario rulesets", "LOCAL_RULESETS"]
+        lines += [_quote(line) for line in config.local_rulesets]
+    return lines
 
 
 def _define(name: str, value: str) -> str:
@@ -146,3 +161,43 @@ def apply_cf_lines(cf_text: str, raw_lines: tuple[str, ...]) -> str:
             index = next((i for i, existing in enumerate(lines) if re.match(r"^S\S", existing)), len(lines))
             lines.insert(index, raw)
     return "\n".join(lines) + "\n"
+
+
+# Mailers sendmail defines itself, besides the M lines of sendmail.cf.
+BUILTIN_MAILERS = ("error", "discard", "*file*", "*include*")
+_MAILER_REF = re.compile(r"\$#\s*([A-Za-z0-9_*-]+)")
+_RULESET_REF = re.compile(r"\$>\s*([A-Za-z0-9_]+)")
+
+
+def explain(problems: list[str], cf_text: str) -> str:
+    """sendmail's own complaints (``sendmail.cf: line N: ...``), each with the line it means."""
+    lines = cf_text.split("\n")  # not splitlines(): the cf holds form feeds ("#\f")
+    result = []
+    for problem in problems:
+        result.append(problem)
+        number = re.search(r"line (\d+):", problem)
+        if number and 0 < int(number.group(1)) <= len(lines):
+            result.append(f"    {number.group(1)}: {lines[int(number.group(1)) - 1]}")
+    return "\n".join(result)
+
+
+def unknown_references(cf_text: str, config: SendmailSettings) -> list[str]:
+    """Mailers (``$#name``) and rulesets (``$>name``) that the scenario's rules use but that
+    sendmail.cf does not define: sendmail starts with them and fails only on the first
+    address that reaches the rule ("Unknown ruleset", "unknown mailer")."""
+    mailers = {m.group(1) for m in re.finditer(r"^M([^,\s]+),", cf_text, re.M)} | set(BUILTIN_MAILERS)
+    rulesets: set[str] = set()
+    for m in re.finditer(r"^S(\w+)(?:=(\d+))?", cf_text, re.M):
+        rulesets.update(x for x in m.groups() if x)
+    found = []
+    rules = [(f"local_rules.{n}[{i}]", line) for n, lines in config.local_rules for i, line in enumerate(lines)]
+    rules += [(f"local_rulesets[{i}]", line) for i, line in enumerate(config.local_rulesets)]
+    for where, line in rules:
+        rhs = line.split("\t")[1] if "\t" in line else ""
+        for name in _MAILER_REF.findall(rhs):
+            if not name.startswith("$") and name not in mailers:
+                found.append(f"{where}: mailer '{name}' is not defined (defined: {', '.join(sorted(mailers))}): {line}")
+        for name in _RULESET_REF.findall(rhs):
+            if name not in rulesets:
+                found.append(f"{where}: ruleset '{name}' is not defined: {line}")
+    return found

@@ -21,7 +21,20 @@ KEYS = (
     "relay_domains",
     "queue_interval",
     "listen",
+    "local_rules",
+    "local_rulesets",
 )
+# The .mc's LOCAL_RULE_n macros (cf/m4/cfhead.m4) and the ruleset each adds to.
+LOCAL_RULES = {
+    "0": "ParseLocal (98), called by ruleset 0 before its own rules",
+    "1": "1 (sender rewriting)",
+    "2": "2 (recipient rewriting)",
+    "3": "Canonify (3), after the address is focused",
+}
+# Between a rule's left-hand side, its right-hand side and its comment sendmail needs a TAB;
+# a scenario may write a tab or a run of two or more spaces. Single spaces belong to a side.
+_SEPARATOR = re.compile(r"[ ]*\t[ \t]*| {2,}")
+_RULESET = re.compile(r"^S([A-Za-z_][A-Za-z0-9_]*(=\d+)?|\d+)$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,9 @@ class SendmailSettings(KindSettings):
     relay_domains: tuple[str, ...] = ()
     queue_interval: str = "10s"
     listen: str = "0.0.0.0"
+    # LOCAL_RULE_n: (n, rule lines), each line rendered as sendmail.cf wants it (TABs)
+    local_rules: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    local_rulesets: tuple[str, ...] = ()  # LOCAL_RULESETS: S lines and the R lines under them
 
 
 def parse(r: Reader, path: PathT) -> SendmailSettings:
@@ -64,4 +80,73 @@ def parse(r: Reader, path: PathT) -> SendmailSettings:
         relay_domains=r.optional(raw, path, "relay_domains", lambda p: r.strings(p, "relay_domains"), ()),
         queue_interval=interval,
         listen=r.optional(raw, path, "listen", lambda p: r.string(p, "listen"), "0.0.0.0"),
+        local_rules=r.optional(raw, path, "local_rules", lambda p: _local_rules(r, p), ()),
+        local_rulesets=r.optional(raw, path, "local_rulesets", lambda p: _local_rulesets(r, p), ()),
     )
+
+
+def rule_line(r: Reader, path: PathT, line: str) -> str:
+    """An R line as sendmail.cf wants it: ``R<lhs>TAB<rhs>[TAB<comment>]``."""
+    if "`" in line or "'" in line:
+        r.fail(
+            path,
+            f"'{line}' holds an m4 quote character (` or ')",
+            "leave it out: each rule is quoted for m4 in the .mc",
+        )
+    if not line.startswith("R"):
+        r.fail(path, f"'{line}' is not a rewriting rule (R line)", "write e.g. 'R$* < @ $D >  $#esmtp $@ mstore $: $1'")
+    parts = _SEPARATOR.split(line[1:].rstrip(), maxsplit=2)
+    if not parts[0]:
+        r.fail(path, f"the rule '{line}' has no left-hand side", "write the pattern right after the R")
+    if len(parts) < 2 or not parts[1]:
+        r.fail(
+            path,
+            f"the rule '{line}' has no right-hand side",
+            "separate pattern, replacement and comment with a tab or two or more spaces",
+        )
+    return "R" + "\t".join(parts)
+
+
+def _local_rules(r: Reader, path: PathT) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    result = []
+    for number in r.keys(path, "local_rules"):
+        p = (*path, number)
+        if number not in LOCAL_RULES:
+            r.fail(
+                p,
+                f"the .mc has no LOCAL_RULE_{number}",
+                "use 0, 1, 2 or 3 for LOCAL_RULE_0 to LOCAL_RULE_3; a named ruleset goes under local_rulesets",
+            )
+        lines = r.strings(p, f"local_rules.{number}")
+        if not lines:
+            r.fail(p, f"local_rules.{number} is empty", "list at least one R line, or remove the key")
+        for i, line in enumerate(lines):
+            if line.startswith("S"):
+                r.fail(
+                    (*p, i),
+                    f"'{line}' starts a ruleset; LOCAL_RULE_{number} takes R lines only",
+                    "put it under local_rulesets",
+                )
+        result.append((number, tuple(rule_line(r, (*p, i), line) for i, line in enumerate(lines))))
+    return tuple(result)
+
+
+def _local_rulesets(r: Reader, path: PathT) -> tuple[str, ...]:
+    lines = r.strings(path, "local_rulesets")
+    result = []
+    for i, line in enumerate(lines):
+        if line.startswith("S"):
+            if not _RULESET.match(line.strip()):
+                r.fail(
+                    (*path, i),
+                    f"'{line}' is not a ruleset line",
+                    "write S and a name (SLocal_check_rcpt), a number (S90) or both (SMyRules=90)",
+                )
+            result.append(line.strip())
+            continue
+        if not result:
+            r.fail(
+                (*path, i), f"'{line}' comes before any ruleset", "start local_rulesets with an S line (e.g. SMyRules)"
+            )
+        result.append(rule_line(r, (*path, i), line))
+    return tuple(result)

@@ -6,14 +6,17 @@ container (``tests/unit/kinds/README.md``). No Docker needed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
 from harness.kinds.sendmail import render as sendmail
+from harness.scenario.loader import load_scenario
 
 CF = Path(__file__).parent / "data" / "cf"
+EVERY_KEY = Path(__file__).parents[2] / "scenarios" / "good" / "every_key.yaml"
 
 
 @pytest.fixture(params=sorted(p.name for p in CF.glob("*-sendmail.cf")))
@@ -74,3 +77,27 @@ def test_several_lines_apply_in_order(real_cf: str) -> None:
     assert [line for line in result if "Timeout.queuewarn=" in line] == ["O Timeout.queuewarn=1h"]
     assert result.count("Cwalias.test") == 1
     assert result.index("Cwalias.test") < next(i for i, line in enumerate(result) if re.match(r"^S\S", line))
+
+
+# --- LOCAL_RULE_n and LOCAL_RULESETS ----------------------------------------------------------
+
+
+def test_sendmails_complaint_shows_the_line_it_means(real_cf: str) -> None:
+    number = real_cf.split("\n").index("SParseLocal=98") + 1  # the cf holds form feeds: split on \n only
+    problem = f"/etc/mail/sendmail.cf: line {number}: replacement $3 out of bounds"
+    assert sendmail.explain([problem], real_cf) == f"{problem}\n    {number}: SParseLocal=98"
+
+
+def test_rules_naming_an_undefined_mailer_or_ruleset_are_found(real_cf: str) -> None:
+    settings = load_scenario(EVERY_KEY).node("sm").settings
+    assert isinstance(settings, sendmail.SendmailSettings)
+    # every-key's rule calls $>Legacy, defined by its own local_rulesets: the real cf lacks it
+    assert sendmail.unknown_references(real_cf, settings) == [
+        "local_rules.0[0]: ruleset 'Legacy' is not defined: "
+        "R$* < @ legacy . example . test $* >\t$: $>Legacy $1\tthe old name, canonical or not"
+    ]
+    assert sendmail.unknown_references(real_cf + "SLegacy\n", settings) == []
+    bad = dataclasses.replace(settings, local_rules=(("0", ("R$*\t$#nosuch $@ x $: $1", "R$*\t$#$M $@ x $: $1")),))
+    [problem] = sendmail.unknown_references(real_cf, bad)
+    assert problem.startswith("local_rules.0[0]: mailer 'nosuch' is not defined (defined: *file*, *include*, discard,")
+    assert problem.endswith("esmtp, local, prog, relay, smtp, smtp8): R$*\t$#nosuch $@ x $: $1")

@@ -42,3 +42,18 @@ def test_the_mc_file_reads_like_debians_with_the_scenarios_lines() -> None:
     assert re.search(r"^DAEMON_OPTIONS\(`Family=inet, Name=MTA-v4, Port=smtp, Addr=[\d.]+'\)dnl$", smoke, re.M)
     assert golden("every-key", "sm", "etc/mail/access") == "Connect:10.201.0\tRELAY\nFrom:spammer@bad.test\tREJECT\n"
     assert golden("every-key", "sm", "etc/mail/mailertable") == "remote.test\tesmtp:[mx.remote.test]\n"
+
+
+def test_rules_go_after_the_mailers_tab_separated_and_quoted_for_m4() -> None:
+    mc = golden("every-key", "sm", "etc/mail/harness.mc").splitlines()
+    rules = mc[mc.index("MAILER(`smtp')dnl") + 1 :]
+    assert rules == [
+        "dnl --- scenario rules: ruleset ParseLocal (98), called by ruleset 0 before its own rules",
+        "LOCAL_RULE_0",
+        # two spaces in the scenario became a TAB, before the replacement and before the comment
+        "`R$* < @ legacy . example . test $* >\t$: $>Legacy $1\tthe old name, canonical or not'",
+        "dnl --- scenario rulesets",
+        "LOCAL_RULESETS",
+        "`SLegacy'",
+        "`R$*\t$#esmtp $@ [mx.remote.test] $: $1 < @ remote.test . >'",
+    ]
