@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from harness.errors import HarnessError
 from harness.kinds import bind, client, postfix, sendmail, sink
-from harness.kinds.base import CaptureSink, DnsServer, Kind, Mta, SmtpClient
+from harness.kinds.base import CaptureSink, DnsServer, Kind, MailboxServer, Mta, SmtpClient
 from harness.scenario.model import Node
 
 KINDS: dict[str, Kind[Any]] = {
@@ -23,7 +23,18 @@ KINDS: dict[str, Kind[Any]] = {
 
 C = TypeVar("C")
 
-__all__ = ["KINDS", "CaptureSink", "DnsServer", "Kind", "Mta", "SmtpClient", "capability", "kind_of", "names_with"]
+__all__ = [
+    "KINDS",
+    "CaptureSink",
+    "DnsServer",
+    "Kind",
+    "MailboxServer",
+    "Mta",
+    "SmtpClient",
+    "capability",
+    "kind_of",
+    "names_with",
+]
 
 
 def kind_of(node: Node | str) -> Kind[Any]:

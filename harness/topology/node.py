@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from harness.core.container import ExecResult, NodeContainer
 from harness.core.waits import wait_ready
 from harness.errors import ConfigRejected, ImageLacksTools, StepError
-from harness.kinds import CaptureSink, Kind, Mta, capability, kind_of
+from harness.kinds import CaptureSink, Kind, MailboxServer, Mta, capability, kind_of
 from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
 from harness.render.common import DROP_DEFAULT_ROUTE, Command, NodeConfig
@@ -126,6 +126,9 @@ class NodeHandle:
             )
         self.kind.after_setup(self.container, self.node)
         self.version = self._probe("version", lambda: self.kind.version(self.container))
+        server = capability(self.node, MailboxServer)
+        if server is not None and self.node.mailbox_server is not None:
+            self.version += ", " + self._probe("mailbox version", lambda: server.mailbox_version(self.container))
         self.timings["configure"] = time.monotonic() - started
 
     def start_service(self) -> None:

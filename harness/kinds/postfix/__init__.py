@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.core.container import NodeContainer
 from harness.core.waits import SmtpBannerWait, Wait
 from harness.kinds.base import BASE_TOOLS, Kind, Mta
+from harness.kinds.dovecot import Dovecot
 from harness.kinds.postfix import logs, queue, render, settings
 from harness.kinds.postfix.settings import PostfixSettings
 from harness.observe.logs import Delivery, LogLine
@@ -19,7 +20,7 @@ from harness.scenario.reader import Reader
 from harness.scenario.source import PathT
 
 
-class PostfixKind(Kind[PostfixSettings], Mta):
+class PostfixKind(Kind[PostfixSettings], Mta, Dovecot):
     name = "postfix"
     settings_key = "postfix"
     settings_type = PostfixSettings
@@ -34,10 +35,10 @@ class PostfixKind(Kind[PostfixSettings], Mta):
         return settings.parse(reader, path)
 
     def render_settings(self, scenario: Scenario, node: Node, config: PostfixSettings) -> NodeConfig:
-        return render.render(scenario, node, config)
+        return self.with_mailbox_server(render.render(scenario, node, config), node)
 
     def waits(self, node: Node) -> list[Wait]:
-        return [SmtpBannerWait(25)]
+        return [SmtpBannerWait(25), *self.mailbox_waits(node)]
 
     def version(self, container: NodeContainer) -> str:
         return "Postfix " + container.exec(["postconf", "-h", "mail_version"]).output.strip()
