@@ -202,7 +202,9 @@ class FakeTopology:
         self.sent[name] = sent
         return sent
 
-    def fetch(self, name: str, source: str, server: str, protocol: str, user: str, password: str, **options: Any) -> Fetched:
+    def fetch(
+        self, name: str, source: str, server: str, protocol: str, user: str, password: str, **options: Any
+    ) -> Fetched:
         self.fetches.append(
             {"name": name, "source": source, "server": server, "protocol": protocol, "user": user, "password": password}
             | options

@@ -35,7 +35,7 @@ class GreetingWait:
 
     @property
     def description(self) -> str:
-        return f"a {self.protocol.upper()} greeting ({GREETINGS[self.protocol]}) on port {self.port}"
+        return f"the {self.protocol.upper()} greeting ({GREETINGS[self.protocol]}) on port {self.port}"
 
     def check(self, container: NodeContainer) -> Poll[str]:
         script = f'exec 3<>/dev/tcp/127.0.0.1/{self.port} && read -t 3 line <&3 && echo "$line"'

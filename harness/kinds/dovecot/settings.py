@@ -29,7 +29,7 @@ def parse(r: Reader, path: PathT, node_users: tuple[str, ...]) -> MailboxService
             r.fail(
                 (*path, "passwords", user),
                 f"'{user}' is not a local user of this node",
-                f"add '{user}' to the node's users: (its mailbox is the one served)",
+                f"add '{user}' to the node's users: their mailboxes are the ones served",
             )
         if not password or any(c in password for c in ":\r\n"):
             r.fail((*path, "passwords", user), "a password must be non-empty, without ':' or line breaks")
