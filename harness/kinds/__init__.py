@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from harness.errors import HarnessError
 from harness.kinds import bind, client, postfix, sendmail, sink
-from harness.kinds.base import AddressTester, CaptureSink, DnsServer, Kind, Mta, SmtpClient
+from harness.kinds.base import AddressTester, CaptureSink, DnsServer, Kind, MailboxServer, Mta, SmtpClient
 from harness.scenario.model import Node
 
 KINDS: dict[str, Kind[Any]] = {
@@ -29,6 +29,7 @@ __all__ = [
     "CaptureSink",
     "DnsServer",
     "Kind",
+    "MailboxServer",
     "Mta",
     "SmtpClient",
     "capability",

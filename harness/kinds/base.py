@@ -11,6 +11,8 @@ for a capability with ``isinstance``:
 - :class:`SmtpClient` can start SMTP sessions and ask DNS questions from inside a topology;
 - :class:`DnsServer` serves the topology's zones;
 - :class:`AddressTester` runs the MTA's own address test: where it routes an address.
+- :class:`MailboxServer` serves its local users' mailboxes over POP3 and IMAP, when a node
+  asks for it (the node key ``mailbox_server``).
 
 A new kind subclasses :class:`Kind` (and the capabilities it has) and is listed once in
 ``harness/kinds/__init__.py``.
@@ -28,7 +30,7 @@ from harness.errors import HarnessError
 from harness.observe.logs import Delivery, LogLine
 from harness.observe.queue import QueueEntry
 from harness.render.common import HOSTS_COMMAND, HOSTS_FILE, NodeConfig, hosts_file
-from harness.scenario.model import KindSettings, Node, Scenario
+from harness.scenario.model import KindSettings, MailboxService, Node, Scenario
 
 if TYPE_CHECKING:
     from harness.scenario.reader import Reader
@@ -204,6 +206,10 @@ class SmtpClient:
     def dns_query_command(self, server: str, name: str, rtype: str) -> list[str]:
         raise NotImplementedError
 
+    def mail_fetch_command(self, request_path: str) -> list[str]:
+        """Fetch a mailbox over POP3 or IMAP (the agent's ``mail_fetch.py``)."""
+        raise NotImplementedError
+
 
 class DnsServer:
     """Capability: serves the topology's zones; every other node resolves through it."""
@@ -236,4 +242,24 @@ class AddressTester:
 
     def parse_address_test(self, address: str, rulesets: str | None, output: str) -> AddressTest:
         """What the test's output says (for unit tests on recorded output, too)."""
+        raise NotImplementedError
+
+
+class MailboxServer:
+    """Capability: serves the node's local mailboxes (the ones its MTA delivers to) over POP3
+    and IMAP, for the users and passwords of the node's ``mailbox_server:`` key. A node
+    without that key runs no such server."""
+
+    # The node key that asks for it.
+    mailbox_key: ClassVar[str] = "mailbox_server"
+
+    def parse_mailbox_server(self, reader: Reader, path: PathT, node_users: tuple[str, ...]) -> MailboxService:
+        raise NotImplementedError
+
+    def mailbox_port(self, protocol: str) -> int:
+        """The port a protocol is served on."""
+        raise NotImplementedError
+
+    def mailbox_version(self, container: NodeContainer) -> str:
+        """The mailbox server's name and version, as the node reports it."""
         raise NotImplementedError

@@ -17,7 +17,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from harness.kinds import KINDS, DnsServer, Mta, SmtpClient, capability, names_with
+from harness.kinds import KINDS, DnsServer, MailboxServer, Mta, SmtpClient, capability, names_with
 from harness.kinds.base import CaptureSink
 from harness.scenario.model import (
     SUITES,
@@ -34,6 +34,7 @@ from harness.scenario.reader import Reader, suggest, type_name
 from harness.scenario.source import PathT, Source, parse_source, read_source
 from harness.steps import STEPS, Checks, StepSpec
 from harness.steps.actions import Send, SmtpAuth
+from harness.steps.mailbox import Fetch
 
 TOP_KEYS = ("name", "description", "seed", "suites", "tags", "networks", "nodes", "dns", "steps")
 GENERIC_NODE_KEYS = ("kind", "hostname", "networks", "users", "hosts", "image")
@@ -43,6 +44,7 @@ DNS_BEHAVIOURS = ("nxdomain", "nodata", "servfail", "drop")
 RECORD_TYPES = ("A", "AAAA", "MX", "CNAME", "PTR", "TXT", "NS", "SRV")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
 HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+MAILBOX_KEY = MailboxServer.mailbox_key
 # Docker's default bridge and address pools: a topology subnet inside them could clash.
 RESERVED_NETS = (ipaddress.ip_network("172.17.0.0/16"),)
 
@@ -60,7 +62,7 @@ def load_scenario_text(text: str, name: str = "<scenario>") -> Scenario:
 
 def node_keys() -> tuple[str, ...]:
     """The keys a node may have: the generic ones and every kind's settings key."""
-    return GENERIC_NODE_KEYS + tuple(k.settings_key for k in KINDS.values() if k.settings_key)
+    return GENERIC_NODE_KEYS + tuple(k.settings_key for k in KINDS.values() if k.settings_key) + (MAILBOX_KEY,)
 
 
 class _Loader(Reader):
@@ -199,6 +201,15 @@ class _Loader(Reader):
                 self.src.fail((*path, "users", i), f"'{user}' is not a valid user name")
         if users and not isinstance(node_kind, Mta):
             self.src.fail((*path, "users"), "local users exist only on MTA nodes")
+        mailbox = None
+        if body.get(MAILBOX_KEY) is not None:
+            if not isinstance(node_kind, MailboxServer):
+                self.src.fail(
+                    (*path, MAILBOX_KEY),
+                    f"node '{name}' is of kind {kind}, which serves no mailboxes",
+                    f"POP3/IMAP mailbox servers are {names_with(MailboxServer)} nodes",
+                )
+            mailbox = node_kind.parse_mailbox_server(self, (*path, MAILBOX_KEY), users)
         key = node_kind.settings_key
         settings = (
             node_kind.parse_settings(self, (*path, key))
@@ -214,6 +225,7 @@ class _Loader(Reader):
             users=users,
             hosts=self.optional(body, path, "hosts", self.hosts_entries, ()),
             image=self.optional(body, path, "image", lambda p: self.string(p, "image"), None),
+            mailbox_server=mailbox,
         )
         node_kind.validate_node(self, path, node)
         return node
@@ -378,6 +390,7 @@ class _Loader(Reader):
             self.src.fail(("steps",), "steps must be a list")
         by_name = {n.name: n for n in nodes}
         messages: set[str] = set()
+        self.fetches: set[str] = set()  # the ids of earlier fetch steps
         result = []
         for i, raw in enumerate(top["steps"]):
             path: PathT = ("steps", i)
@@ -402,8 +415,9 @@ class _Loader(Reader):
                 for suite in overrides:
                     sp: PathT = (*pp, suite)
                     changed = self.step_values(sp, cls, overrides[suite], by_name, networks, messages, partial=True)
-                    if name == "send" and "id" in changed:
-                        self.src.fail((*sp, "id"), "a message keeps its id in every suite", "remove 'id' here")
+                    if cls in (Send, Fetch) and "id" in changed:
+                        what = "message" if cls is Send else "fetch"
+                        self.src.fail((*sp, "id"), f"a {what} keeps its id in every suite", "remove 'id' here")
                     per_suite.append(
                         (suite, self.build_step(apath, cls, {**values, **changed}, by_name, (sp, changed)))
                     )
@@ -411,6 +425,10 @@ class _Loader(Reader):
                 if spec.id in messages:
                     self.src.fail((*apath, "id"), f"message id '{spec.id}' is used by an earlier send")
                 messages.add(spec.id)
+            if isinstance(spec, Fetch):
+                if spec.id in self.fetches:
+                    self.src.fail((*apath, "id"), f"fetch id '{spec.id}' is used by an earlier fetch")
+                self.fetches.add(spec.id)
             title = self.optional(raw, path, "title", lambda p: self.string(p, "title"), "")
             shown = tuple((k, _display(v)) for k, v in values.items())
             result.append(Step(spec, self.src.line(path), tuple(per_suite), title, shown))
@@ -492,6 +510,13 @@ class _Loader(Reader):
             name = self.string(path, "message")
             if name not in messages:
                 self.src.fail(path, f"no earlier send has id '{name}'", "a message must be sent before it is checked")
+            return name
+        if type_ == "fetch":
+            name = self.string(path, "fetch")
+            if name not in self.fetches:
+                self.src.fail(
+                    path, f"no earlier fetch has id '{name}'", "a mailbox must be fetched before it is checked"
+                )
             return name
         if type_ == "addresses":
             addresses = self.strings(path, "addresses")

@@ -50,6 +50,22 @@ class KindSettings:
     """Base of every node kind's settings (``harness/kinds/<kind>/settings.py``)."""
 
 
+MAILBOX_PROTOCOLS = ("pop3", "imap")
+
+
+@dataclass(frozen=True)
+class MailboxService:
+    """A node's ``mailbox_server:`` key: its local users' mailboxes served over POP3 and/or
+    IMAP (by a kind with the MailboxServer capability), each user with a password."""
+
+    protocols: tuple[str, ...] = MAILBOX_PROTOCOLS
+    passwords: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def users(self) -> tuple[str, ...]:
+        return tuple(user for user, _ in self.passwords)
+
+
 @dataclass(frozen=True)
 class Node:
     name: str
@@ -61,6 +77,7 @@ class Node:
     # /etc/hosts entries added after Docker's own: (address, names)
     hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     image: str | None = None  # a user-supplied image instead of the built one
+    mailbox_server: MailboxService | None = None  # POP3/IMAP access to its local mailboxes
 
     @property
     def ip(self) -> ipaddress.IPv4Address:

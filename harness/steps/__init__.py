@@ -1,7 +1,7 @@
 """The steps a scenario can take: each action and expectation is one typed class
-(``actions``, ``expectations``) registered in :data:`STEPS`."""
+(``actions``, ``expectations``, ``mailbox``) registered in :data:`STEPS`."""
 
-from harness.steps import actions, expectations
+from harness.steps import actions, expectations, mailbox
 from harness.steps.base import STEPS, Checks, Key, StepSpec
 
-__all__ = ["STEPS", "Checks", "Key", "StepSpec", "actions", "expectations"]
+__all__ = ["STEPS", "Checks", "Key", "StepSpec", "actions", "expectations", "mailbox"]

@@ -7,6 +7,7 @@ same keys (a unit test keeps it true). Key types:
 
 - ``node``: a node name; ``mta``/``sink_node``/``smtp_source``: a node with that capability
 - ``message``: the ``id`` of a message sent by an earlier ``send`` step
+- ``fetch``: the ``id`` of an earlier ``fetch`` step
 - ``addresses``: one address or a list of them
 - ``seconds``: a number of seconds; ``regex``: a Python regular expression (searched)
 - ``str``, ``int``, ``bool``, ``ip``, ``network``, ``auth``, ``mapping``, ``list``

@@ -11,6 +11,7 @@ from harness.kinds.base import AddressTest
 from harness.observe.logs import Delivery, LogLine
 from harness.observe.queue import QueueEntry
 from harness.scenario.model import Scenario
+from harness.topology.fetching import Fetched
 from harness.topology.sending import Sent
 
 
@@ -66,6 +67,9 @@ class TopologyView(Protocol):
     @property
     def sent(self) -> dict[str, Sent]: ...
 
+    @property
+    def fetched(self) -> dict[str, Fetched]: ...
+
     def node(self, name: str) -> NodeView: ...
 
     def sinks(self) -> list[str]: ...
@@ -94,3 +98,15 @@ class TopologyView(Protocol):
         body: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Sent: ...
+
+    def fetch(
+        self,
+        name: str,
+        source: str,
+        server: str,
+        protocol: str,
+        user: str,
+        password: str,
+        port: int | None = None,
+        delete: bool = False,
+    ) -> Fetched: ...

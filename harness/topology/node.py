@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from harness.core.container import ExecResult, NodeContainer
 from harness.core.waits import wait_ready
 from harness.errors import ConfigRejected, ImageLacksTools, StepError
-from harness.kinds import AddressTester, CaptureSink, Kind, Mta, capability, kind_of
+from harness.kinds import AddressTester, CaptureSink, Kind, MailboxServer, Mta, capability, kind_of
 from harness.kinds.base import AddressTest
 from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
@@ -127,6 +127,9 @@ class NodeHandle:
             )
         self.kind.after_setup(self.container, self.node)
         self.version = self._probe("version", lambda: self.kind.version(self.container))
+        server = capability(self.node, MailboxServer)
+        if server is not None and self.node.mailbox_server is not None:
+            self.version += ", " + self._probe("mailbox version", lambda: server.mailbox_version(self.container))
         self.timings["configure"] = time.monotonic() - started
 
     def start_service(self) -> None:

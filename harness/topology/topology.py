@@ -27,10 +27,11 @@ from harness.core.container import NodeContainer
 from harness.core.images import ensure_image
 from harness.core.subnets import SubnetLock
 from harness.errors import HarnessError, StepError
-from harness.kinds import CaptureSink, DnsServer, SmtpClient, capability, kind_of
+from harness.kinds import CaptureSink, DnsServer, MailboxServer, SmtpClient, capability, kind_of
 from harness.messages import compose
 from harness.render.common import dns_address_for
 from harness.scenario.model import DEFAULT_SUITE, Scenario
+from harness.topology.fetching import STANDARD_PORTS, Fetched, fetch_mailbox
 from harness.topology.networks import Networks
 from harness.topology.node import NodeHandle
 from harness.topology.sending import Sent, smtp_session, submit
@@ -72,6 +73,7 @@ class Topology:
         self.networks = Networks(scenario, self.run_id)
         self.nodes: dict[str, NodeHandle] = {}
         self.sent: dict[str, Sent] = {}
+        self.fetched: dict[str, Fetched] = {}
         self.timings: dict[str, float] = {}
         self.images: dict[str, str] = {}
         self.subnet_lock = SubnetLock(n.subnet for n in scenario.networks)
@@ -264,6 +266,27 @@ class Topology:
             sent = submit(handle, name, message)
         self.sent[name] = sent
         return sent
+
+    def fetch(
+        self,
+        name: str,
+        source: str,
+        server: str,
+        protocol: str,
+        user: str,
+        password: str,
+        port: int | None = None,
+        delete: bool = False,
+    ) -> Fetched:
+        """Fetch a user's mailbox at ``server`` over POP3 or IMAP, from a client or sink node."""
+        handle = self.node(source)
+        server_ip = self.networks.address_seen_from(server, seen_from=handle.node)
+        if port is None:
+            mailbox_server = capability(self.scenario.node(server), MailboxServer)
+            port = mailbox_server.mailbox_port(protocol) if mailbox_server else STANDARD_PORTS[protocol]
+        fetched = fetch_mailbox(handle, name, server, server_ip, protocol, port, user, password, delete=delete)
+        self.fetched[name] = fetched
+        return fetched
 
     def address_seen_from(self, node_name: str, seen_from: str) -> str:
         """The address of ``node_name`` on a network it shares with the node ``seen_from``."""

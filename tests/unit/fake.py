@@ -17,6 +17,7 @@ from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
 from harness.scenario.loader import load_scenario_text
 from harness.scenario.model import Scenario
+from harness.topology.fetching import Fetched, ServerReply
 from harness.topology.sending import Sent, SmtpReply
 
 SCENARIO = """\
@@ -25,7 +26,12 @@ networks:
   far: {subnet: 10.202.0.0/24}
 nodes:
   ns: {kind: bind, hostname: ns.example.test, networks: {lan: 10.201.0.53, far: 10.202.0.53}}
-  pf: {kind: postfix, hostname: pf.example.test, networks: {lan: 10.201.0.10}, users: [alice]}
+  pf:
+    kind: postfix
+    hostname: pf.example.test
+    networks: {lan: 10.201.0.10}
+    users: [alice]
+    mailbox_server: {protocols: [pop3, imap], passwords: {alice: secret}}
   sm: {kind: sendmail, hostname: sm.example.test, networks: {lan: 10.201.0.11}}
   cl: {kind: client, hostname: cl.example.test, networks: {lan: 10.201.0.5}}
   mx: {kind: sink, hostname: mx.remote.test, networks: {far: 10.202.0.30, lan: 10.201.0.30}}
@@ -179,6 +185,9 @@ class FakeTopology:
         self.sends: list[dict[str, Any]] = []
         self.dns_answers: dict[tuple[str, str], dict[str, Any]] = {}
         self.smtp_replies: list[list[SmtpReply]] = []  # transcripts for the next SMTP sends
+        self.fetched: dict[str, Fetched] = {}
+        self.fetches: list[dict[str, Any]] = []
+        self.fetch_results: list[Fetched] = []  # what the next fetches come to (default: an empty mailbox)
 
     def node(self, name: str) -> FakeNode:
         return self.nodes[name]
@@ -210,7 +219,62 @@ class FakeTopology:
         self.sent[name] = sent
         return sent
 
+    def fetch(
+        self, name: str, source: str, server: str, protocol: str, user: str, password: str, **options: Any
+    ) -> Fetched:
+        self.fetches.append(
+            {"name": name, "source": source, "server": server, "protocol": protocol, "user": user, "password": password}
+            | options
+        )
+        result = self.fetch_results.pop(0) if self.fetch_results else self.mailbox(protocol=protocol, user=user)
+        fetched = Fetched(
+            name, source, server, protocol, user, result.transcript, result.count, result.messages, result.error,
+            result.error_type,
+        )  # fmt: skip
+        self.fetched[name] = fetched
+        return fetched
+
     # ---- helpers for tests ---------------------------------------------------------------------
+    def delivered(self, name: str) -> bytes:
+        """An earlier sent message as a mailbox server gives it back: with a Received header more."""
+        return b"Received: from cl.example.test by pf.example.test\r\n" + self.sent[name].message.raw
+
+    def mailbox(self, *messages: bytes, protocol: str = "pop3", user: str = "alice") -> Fetched:
+        """A fetch that read a mailbox holding ``messages`` (Dovecot's replies)."""
+        if protocol == "pop3":
+            replies = [
+                ServerReply("connect", True, "+OK Dovecot (Debian) ready."),
+                ServerReply("user", True, "+OK"),
+                ServerReply("login", True, "+OK Logged in."),
+                ServerReply("count", True, f"+OK {len(messages)} messages:"),
+                *(ServerReply("retrieve", True, "+OK 500 octets") for _ in messages),
+                ServerReply("quit", True, "+OK Logging out."),
+            ]
+        else:
+            replies = [
+                ServerReply("connect", True, "* OK [CAPABILITY IMAP4rev1] Dovecot (Debian) ready."),
+                ServerReply("login", True, "OK [CAPABILITY IMAP4rev1] Logged in"),
+                ServerReply("count", True, "OK [READ-ONLY] Select completed."),
+                *(ServerReply("retrieve", True, f"OK {i}") for i in range(1, len(messages) + 1)),
+                ServerReply("quit", True, "BYE Logging out"),
+            ]
+        return Fetched("", "", "", protocol, user, replies, len(messages), list(messages))
+
+    def refused_login(self) -> Fetched:
+        replies = [
+            ServerReply("connect", True, "+OK Dovecot (Debian) ready."),
+            ServerReply("user", True, "+OK"),
+            ServerReply("login", False, "-ERR [AUTH] Authentication failed."),
+        ]
+        return Fetched("", "", "", "pop3", "alice", replies)
+
+    def refused_connection(self) -> Fetched:
+        error = "ConnectionRefusedError: [Errno 111] Connection refused"
+        return Fetched(
+            "", "", "", "pop3", "alice", [ServerReply("connect", False, error)], error="connect: " + error,
+            error_type="ConnectionRefusedError",
+        )  # fmt: skip
+
     def message_id(self, name: str) -> str:
         return self.sent[name].message.message_id
 

@@ -143,6 +143,58 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
     ),
 ]
 
+# mailbox servers and fetches
+BAD_CASES += [
+    (
+        "mailbox_server_on_sink.yaml",
+        8,
+        "nodes.mx.mailbox_server",
+        "node 'mx' is of kind sink, which serves no mailboxes",
+    ),
+    ("mailbox_unknown_protocol.yaml", 10, "nodes.sm.mailbox_server.protocols[1]", "unknown mailbox protocol 'imap4'"),
+    (
+        "mailbox_user_not_in_users.yaml",
+        12,
+        "nodes.sm.mailbox_server.passwords.hana",
+        "'hana' is not a local user of this node",
+    ),
+    ("mailbox_without_passwords.yaml", 9, "nodes.pf.mailbox_server", "mailbox_server needs the key 'passwords'"),
+    (
+        "mailbox_password_with_colon.yaml",
+        9,
+        "nodes.pf.mailbox_server.passwords.alice",
+        "a password must be non-empty, without ':' or line breaks",
+    ),
+    (
+        "fetch_from_mta.yaml",
+        13,
+        "steps[0].fetch.from",
+        "'sm' is a sendmail node; mailboxes are fetched from client or sink nodes",
+    ),
+    (
+        "fetch_server_without_mailbox.yaml",
+        13,
+        "steps[0].fetch.server",
+        "'sm' has no mailbox_server: nothing there serves pop3",
+    ),
+    ("fetch_protocol_not_served.yaml", 13, "steps[0].fetch.protocol", "'pf' serves pop3, not imap"),
+    ("fetch_unknown_protocol.yaml", 13, "steps[0].fetch.protocol", "'pop' is not one of pop3, imap"),
+    (
+        "fetch_user_without_password.yaml",
+        13,
+        "steps[0].fetch.user",
+        "'bob' has no password in the mailbox_server of 'pf'",
+    ),
+    ("fetched_before_fetch.yaml", 14, "steps[1].expect_fetched.fetch", "no earlier fetch has id 'f1'"),
+    (
+        "expect_fetched_without_message_or_count.yaml",
+        14,
+        "steps[1].expect_fetched",
+        "'expect_fetched' needs 'message:' or 'count:' (or both)",
+    ),
+    ("duplicate_fetch_id.yaml", 14, "steps[1].fetch.id", "fetch id 'f1' is used by an earlier fetch"),
+]
+
 # Where the loader must also say how to fix it: file -> the fix text.
 FIXES = {
     "unknown_top_key.yaml": "did you mean 'nodes'?",
@@ -157,6 +209,12 @@ FIXES = {
     "missing_networks.yaml": "add 'networks:'",
     "address_test_rulesets_on_postfix.yaml": "remove 'rulesets'",
     "hosts_bad_address.yaml": "write the address as the key and its names as the value, e.g. '10.201.0.30: hostc.example.test hostc'",
+    "mailbox_server_on_sink.yaml": "POP3/IMAP mailbox servers are postfix or sendmail nodes",
+    "mailbox_unknown_protocol.yaml": "did you mean 'imap'?",
+    "mailbox_user_not_in_users.yaml": "add 'hana' to the node's users: their mailboxes are the ones served",
+    "fetch_server_without_mailbox.yaml": "add 'mailbox_server:' to that node, or expect: refused",
+    "fetch_protocol_not_served.yaml": "add it to the node's mailbox_server.protocols, or expect: refused",
+    "fetched_before_fetch.yaml": "a mailbox must be fetched before it is checked",
 }
 
 

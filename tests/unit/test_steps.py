@@ -43,6 +43,8 @@ from harness.steps.expectations import (
     ExpectSmtp,
     RelayCheck,
 )
+from harness.steps.mailbox import ExpectFetched, ExpectFetchReply, Fetch
+from harness.topology.fetching import Fetched, ServerReply
 from harness.topology.sending import Sent, SmtpReply
 
 QUICK = 0.3  # seconds: failing waits in these tests end quickly
@@ -66,7 +68,8 @@ def test_every_step_is_tested_here() -> None:
         for cls in (
             Send, Stop, Start, Blackhole, Unblackhole, Refuse, Restore, Disconnect, Reconnect, Flush, ResetCaptures, Sleep,
             ExpectSmtp, ExpectCaptured, ExpectNotCaptured, ExpectDelivery, ExpectQueued, ExpectQueueEmpty,
-            ExpectLog, ExpectMailbox, ExpectDns, ExpectCommand, ExpectAddress, RelayCheck,
+            ExpectLog, ExpectMailbox, ExpectDns, ExpectCommand, ExpectAddress, RelayCheck, Fetch, ExpectFetched,
+            ExpectFetchReply,
         )
     }  # fmt: skip
     assert tested == set(STEPS.names())
@@ -558,6 +561,178 @@ def test_relay_check_fails_an_expected_open_relay_that_is_closed(topo: FakeTopol
     topo.smtp_replies = [refused_transcript() for _ in range(16)]
     text = fails(RelayCheck(from_="cl", server="pf", domain="remote.test", within=QUICK, expect="open"), topo)
     assert text.startswith("expected the relay to be open:\nAll tests performed")
+
+
+# ---- fetch -------------------------------------------------------------------------------------
+def test_fetch_passes_every_key_on_and_reports_the_session(sent: FakeTopology) -> None:
+    sent.fetch_results = [sent.mailbox(sent.delivered("m1"))]
+    step = Fetch(
+        id="f1", from_="cl", server="pf", protocol="pop3", user="alice", password="secret", port=1110, delete=True
+    )
+    assert step.run(sent) == (
+        "fetch 'f1' by POP3 from cl at pf as alice\n"
+        "  connect: +OK Dovecot (Debian) ready.\n"
+        "  user: +OK\n"
+        "  login: +OK Logged in.\n"
+        "  count: +OK 1 messages:\n"
+        "  retrieve: +OK 500 octets\n"
+        "  quit: +OK Logging out.\n"
+        "  1 message(s) in the mailbox, 1 retrieved"
+    )
+    assert sent.fetches == [
+        {
+            "name": "f1",
+            "source": "cl",
+            "server": "pf",
+            "protocol": "pop3",
+            "user": "alice",
+            "password": "secret",
+            "port": 1110,
+            "delete": True,
+        }
+    ]
+    assert sent.fetched["f1"].outcome == "ok"
+
+
+def test_fetch_defaults_to_the_protocols_port_and_keeps_the_messages(topo: FakeTopology) -> None:
+    Fetch(id="f1", from_="cl", server="pf", protocol="imap", user="alice", password="secret").run(topo)
+    assert (topo.fetches[0]["port"], topo.fetches[0]["delete"]) == (None, False)
+    assert Fetch.key("port").meaning == "the port (default 110 for pop3, 143 for imap)"
+
+
+def test_fetch_fails_when_it_comes_to_another_outcome(topo: FakeTopology) -> None:
+    topo.fetch_results = [topo.refused_login()]
+    assert fails(Fetch(id="f1", from_="cl", server="pf", protocol="pop3", user="alice", password="x"), topo) == (
+        "expected ok, the fetch came to auth_failed:\n"
+        "fetch 'f1' by POP3 from cl at pf as alice\n"
+        "  connect: +OK Dovecot (Debian) ready.\n"
+        "  user: +OK\n"
+        "  login: -ERR [AUTH] Authentication failed."
+    )
+    topo.fetch_results = [topo.mailbox()]
+    text = fails(
+        Fetch(id="f2", from_="cl", server="pf", protocol="pop3", user="alice", password="x", expect="auth_failed"), topo
+    )
+    assert text.startswith("expected auth_failed, the fetch came to ok:\n")
+    topo.fetch_results = [topo.mailbox()]
+    text = fails(
+        Fetch(id="f3", from_="cl", server="sm", protocol="pop3", user="alice", password="x", expect="refused"), topo
+    )
+    assert text.startswith("expected refused, the fetch came to ok:\n")
+
+
+def test_fetch_that_expects_a_refusal_holds_on_a_refused_login_or_connection(topo: FakeTopology) -> None:
+    topo.fetch_results = [topo.refused_login(), topo.refused_connection()]
+    Fetch(id="f1", from_="cl", server="pf", protocol="pop3", user="alice", password="x", expect="auth_failed").run(topo)
+    text = Fetch(id="f2", from_="cl", server="sm", protocol="pop3", user="a", password="x", expect="refused").run(topo)
+    assert text == (
+        "fetch 'f2' by POP3 from cl at sm as a\n"
+        "  connect: ConnectionRefusedError: [Errno 111] Connection refused\n"
+        "  error: connect: ConnectionRefusedError: [Errno 111] Connection refused"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fetched", "outcome"),
+    [
+        (
+            Fetched("f", "cl", "pf", "pop3", "a", error="connect: TimeoutError: timed out", error_type="TimeoutError"),
+            "error",
+        ),
+        (
+            Fetched(
+                "f", "cl", "pf", "pop3", "a", [ServerReply("connect", True, "+OK")], error="session: error_proto: x"
+            ),
+            "error",
+        ),
+        (Fetched("f", "cl", "pf", "imap", "a", [ServerReply("count", False, "NO [SERVERBUG]")]), "error"),
+        (Fetched("f", "cl", "pf", "imap", "a", [ServerReply("login", True, "OK")], count=0), "ok"),
+    ],
+)
+def test_a_fetch_that_timed_out_or_broke_off_is_neither_ok_nor_refused(fetched: Fetched, outcome: str) -> None:
+    assert fetched.outcome == outcome
+
+
+# ---- expect_fetched ----------------------------------------------------------------------------
+@pytest.fixture
+def fetched(sent: FakeTopology) -> FakeTopology:
+    Send(id="m2", from_="pf", to=("alice@example.test",)).run(sent)
+    sent.fetch_results = [sent.mailbox(sent.delivered("m1"), protocol="imap")]
+    Fetch(id="f1", from_="cl", server="pf", protocol="imap", user="alice", password="secret").run(sent)
+    return sent
+
+
+def test_expect_fetched_finds_the_message_byte_for_byte_and_the_count(fetched: FakeTopology) -> None:
+    assert ExpectFetched(fetch="f1", message="m1", count=1).run(fetched) == (
+        "'m1' read from the mailbox of alice at pf by IMAP, its body (30 bytes) as sent; 1 message(s) there"
+    )
+    assert ExpectFetched(fetch="f1", count=1).run(fetched) == "the mailbox of alice at pf held 1 message(s)"
+
+
+def test_expect_fetched_count_means_exactly(fetched: FakeTopology) -> None:
+    assert (
+        fails(ExpectFetched(fetch="f1", count=2), fetched) == "the mailbox of alice at pf held 1 message(s), expected 2"
+    )
+
+
+def test_expect_fetched_names_what_was_read_when_the_message_is_not_there(fetched: FakeTopology) -> None:
+    assert fails(ExpectFetched(fetch="f1", message="m2"), fetched) == (
+        f"'m2' {fetched.message_id('m2')} is not among what fetch 'f1' read from the mailbox of alice at pf: "
+        f"{fetched.message_id('m1')}"
+    )
+    fetched.fetch_results = [fetched.mailbox()]
+    Fetch(id="empty", from_="cl", server="pf", protocol="pop3", user="alice", password="secret").run(fetched)
+    assert fails(ExpectFetched(fetch="empty", message="m1"), fetched).endswith(": no messages")
+
+
+def test_expect_fetched_compares_the_body_byte_for_byte(fetched: FakeTopology) -> None:
+    changed = fetched.delivered("m1").replace(b"Test message m1", b"Test message M1")
+    fetched.fetch_results = [fetched.mailbox(changed)]
+    Fetch(id="f2", from_="cl", server="pf", protocol="pop3", user="alice", password="secret").run(fetched)
+    assert fails(ExpectFetched(fetch="f2", message="m1"), fetched) == (
+        "the body of 'm1' fetched from the mailbox of alice at pf differs from what was sent (30 bytes, sent 30); "
+        "from byte 13: fetched b'M1 of run fake.\\r\\n', sent b'm1 of run fake.\\r\\n'"
+    )
+    truncated = fetched.delivered("m1")[:-2]
+    fetched.fetch_results = [fetched.mailbox(truncated)]
+    Fetch(id="f3", from_="cl", server="pf", protocol="pop3", user="alice", password="secret").run(fetched)
+    assert fails(ExpectFetched(fetch="f3", message="m1"), fetched).endswith(
+        "(28 bytes, sent 30); from byte 28: fetched b'', sent b'\\r\\n'"
+    )
+
+
+def test_expect_fetched_needs_a_fetch_that_read_the_mailbox(fetched: FakeTopology) -> None:
+    fetched.fetch_results = [fetched.refused_login()]
+    Fetch(id="bad", from_="cl", server="pf", protocol="pop3", user="alice", password="x", expect="auth_failed").run(
+        fetched
+    )
+    assert fails(ExpectFetched(fetch="bad", count=0), fetched).startswith(
+        "fetch 'bad' did not read the mailbox (auth_failed):\nfetch 'bad' by POP3 from cl at pf as alice\n"
+    )
+
+
+# ---- expect_fetch_reply ------------------------------------------------------------------------
+def test_expect_fetch_reply_checks_each_reply_of_the_stage(fetched: FakeTopology) -> None:
+    assert ExpectFetchReply(fetch="f1", stage="login", ok=True, text="^OK .*Logged in$").run(fetched) == (
+        "login: OK [CAPABILITY IMAP4rev1] Logged in"
+    )
+    assert ExpectFetchReply(fetch="f1", stage="retrieve").run(fetched) == "retrieve: OK 1"
+    assert fails(ExpectFetchReply(fetch="f1", stage="login", ok=False), fetched) == (
+        "expected a refusal at login, got: login: OK [CAPABILITY IMAP4rev1] Logged in"
+    )
+    assert fails(ExpectFetchReply(fetch="f1", stage="connect", text="Courier"), fetched) == (
+        "the connect reply does not match /Courier/: connect: * OK [CAPABILITY IMAP4rev1] Dovecot (Debian) ready."
+    )
+    assert fails(ExpectFetchReply(fetch="f1", stage="delete"), fetched).startswith(
+        "the session never reached delete:\nfetch 'f1' by IMAP from cl at pf as alice\n"
+    )
+    fetched.fetch_results = [fetched.refused_login()]
+    Fetch(id="bad", from_="cl", server="pf", protocol="pop3", user="alice", password="x", expect="auth_failed").run(
+        fetched
+    )
+    assert fails(ExpectFetchReply(fetch="bad", stage="login", ok=True), fetched) == (
+        "expected success at login, got: login: -ERR [AUTH] Authentication failed."
+    )
 
 
 # ---- the runner ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.core.container import NodeContainer
 from harness.core.waits import Poll, SmtpBannerWait, Wait, poll_until
 from harness.kinds.base import BASE_TOOLS, AddressTest, AddressTester, Kind, Mta
+from harness.kinds.dovecot import Dovecot
 from harness.kinds.postfix import logs, queue, render, settings, verify
 from harness.kinds.postfix.settings import PostfixSettings
 from harness.observe.logs import Delivery, LogLine
@@ -22,7 +23,7 @@ from harness.scenario.source import PathT
 VERIFY_WITHIN = 20.0
 
 
-class PostfixKind(Kind[PostfixSettings], Mta, AddressTester):
+class PostfixKind(Kind[PostfixSettings], Mta, AddressTester, Dovecot):
     name = "postfix"
     settings_key = "postfix"
     settings_type = PostfixSettings
@@ -37,10 +38,10 @@ class PostfixKind(Kind[PostfixSettings], Mta, AddressTester):
         return settings.parse(reader, path)
 
     def render_settings(self, scenario: Scenario, node: Node, config: PostfixSettings) -> NodeConfig:
-        return render.render(scenario, node, config)
+        return self.with_mailbox_server(render.render(scenario, node, config), node)
 
     def waits(self, node: Node) -> list[Wait]:
-        return [SmtpBannerWait(25)]
+        return [SmtpBannerWait(25), *self.mailbox_waits(node)]
 
     def version(self, container: NodeContainer) -> str:
         return "Postfix " + container.exec(["postconf", "-h", "mail_version"]).output.strip()

@@ -11,6 +11,7 @@ from harness.core.container import NodeContainer
 from harness.core.waits import SmtpBannerWait, Wait
 from harness.errors import ConfigRejected
 from harness.kinds.base import BASE_TOOLS, AddressTest, AddressTester, Kind, Mta
+from harness.kinds.dovecot import Dovecot
 from harness.kinds.sendmail import addresstest, logs, queue, render, settings
 from harness.kinds.sendmail.settings import SendmailSettings
 from harness.observe.logs import Delivery, LogLine
@@ -21,7 +22,7 @@ from harness.scenario.reader import Reader
 from harness.scenario.source import PathT
 
 
-class SendmailKind(Kind[SendmailSettings], Mta, AddressTester):
+class SendmailKind(Kind[SendmailSettings], Mta, AddressTester, Dovecot):
     name = "sendmail"
     settings_key = "sendmail"
     settings_type = SendmailSettings
@@ -38,7 +39,7 @@ class SendmailKind(Kind[SendmailSettings], Mta, AddressTester):
         return settings.parse(reader, path)
 
     def render_settings(self, scenario: Scenario, node: Node, config: SendmailSettings) -> NodeConfig:
-        return render.render(scenario, node, config)
+        return self.with_mailbox_server(render.render(scenario, node, config), node)
 
     def after_setup(self, container: NodeContainer, node: Node) -> None:
         """Apply raw sendmail.cf lines to the generated file, then let sendmail judge it."""
@@ -62,7 +63,7 @@ class SendmailKind(Kind[SendmailSettings], Mta, AddressTester):
             )
 
     def waits(self, node: Node) -> list[Wait]:
-        return [SmtpBannerWait(25)]
+        return [SmtpBannerWait(25), *self.mailbox_waits(node)]
 
     def version(self, container: NodeContainer) -> str:
         output = container.exec(["sh", "-c", "/usr/sbin/sendmail -d0.1 -bt </dev/null 2>&1"]).output

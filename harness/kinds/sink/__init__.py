@@ -60,6 +60,9 @@ class AgentImage:
     def dns_query_command(self, server: str, name: str, rtype: str) -> list[str]:
         return ["python3", f"{render.AGENT}/dns_query.py", server, name, rtype]
 
+    def mail_fetch_command(self, request_path: str) -> list[str]:
+        return ["python3", f"{render.AGENT}/mail_fetch.py", request_path]
+
 
 class SinkKind(AgentImage, Kind[SinkSettings], CaptureSink, SmtpClient):
     name = "sink"
