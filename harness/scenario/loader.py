@@ -33,7 +33,7 @@ from harness.scenario.model import (
 from harness.scenario.reader import Reader, suggest, type_name
 from harness.scenario.source import PathT, Source, parse_source, read_source
 from harness.steps import STEPS, Checks, StepSpec
-from harness.steps.actions import Send, SmtpAuth
+from harness.steps.actions import AUTH_MECHANISMS, Send, SmtpAuth
 
 TOP_KEYS = ("name", "description", "seed", "suites", "tags", "networks", "nodes", "dns", "steps")
 GENERIC_NODE_KEYS = ("kind", "hostname", "networks", "users", "hosts", "image")
@@ -527,8 +527,12 @@ class _Loader(Reader):
                 else self.require(path, raw, "password", "auth")
             )
             mechanism = self.optional(raw, path, "mechanism", lambda p: self.string(p, "mechanism"), "PLAIN")
-            if mechanism not in ("PLAIN", "LOGIN"):
-                self.src.fail((*path, "mechanism"), f"mechanism '{mechanism}' is not PLAIN or LOGIN")
+            if mechanism not in AUTH_MECHANISMS:
+                self.src.fail(
+                    (*path, "mechanism"),
+                    f"mechanism '{mechanism}' is not {', '.join(AUTH_MECHANISMS[:-1])} or {AUTH_MECHANISMS[-1]}",
+                    suggest(mechanism, AUTH_MECHANISMS),
+                )
             return SmtpAuth(user, password, mechanism)
         if type_ == "mapping":
             return self.pairs(path, "mapping")
