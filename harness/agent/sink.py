@@ -152,6 +152,8 @@ class CaptureHandler:
             self.recorder.log(session.peer, f"-> {reply} (injected)")
             return [reply]
         session.host_name = hostname
+        if not self.users:  # a sink without AUTH: aiosmtpd would still offer an empty one inside TLS
+            responses = [line for line in responses if not line[4:].upper().startswith("AUTH")]
         return responses
 
     async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
@@ -307,9 +309,7 @@ async def serve(config: dict[str, Any], host: str = "0.0.0.0") -> list[asyncio.A
         wrapped = port in implicit.get("ports", [])
         factory = make_factory(config, recorder, port, implicit_tls=wrapped)
         # SMTPS: the server does the TLS handshake, as aiosmtpd's Controller(ssl_context=...) does.
-        servers.append(
-            await loop.create_server(factory, host=host, port=port, ssl=smtps_context if wrapped else None)
-        )
+        servers.append(await loop.create_server(factory, host=host, port=port, ssl=smtps_context if wrapped else None))
         recorder.log("-", f"listening on {host}:{port}" + (" (implicit TLS)" if wrapped else ""))
     return servers
 

@@ -56,7 +56,9 @@ def send(request: dict[str, Any]) -> dict[str, Any]:
     timeout = float(request.get("timeout", 30))
     mode = tls_mode(request)
     client = (
-        smtplib.SMTP_SSL(timeout=timeout, context=unverified_context()) if mode == "implicit" else smtplib.SMTP(timeout=timeout)
+        smtplib.SMTP_SSL(timeout=timeout, context=unverified_context())
+        if mode == "implicit"
+        else smtplib.SMTP(timeout=timeout)
     )
     # smtplib takes the TLS server name from here (set by its constructor, not by connect())
     client._host = request["host"]  # type: ignore[attr-defined]
@@ -95,9 +97,11 @@ def send(request: dict[str, Any]) -> dict[str, Any]:
         elif auth:
             mechanism = auth.get("mechanism", "PLAIN")
             client.user, client.password = auth["user"], auth["password"]
-            authobject = {"PLAIN": client.auth_plain, "LOGIN": client.auth_login, "CRAM-MD5": client.auth_cram_md5}[
-                mechanism
-            ]
+            authobject: Any = {
+                "PLAIN": client.auth_plain,
+                "LOGIN": client.auth_login,
+                "CRAM-MD5": client.auth_cram_md5,
+            }[mechanism]
             try:
                 code, reply = client.auth(mechanism, authobject, initial_response_ok=True)
             except smtplib.SMTPAuthenticationError as exc:

@@ -444,7 +444,11 @@ class _Loader(Reader):
                 continue
             values[key.name] = self.step_value((*path, key.name), key.type, nodes, networks, messages)
             if key.choices and values[key.name] not in key.choices:
-                self.src.fail((*path, key.name), f"'{values[key.name]}' is not one of {', '.join(key.choices)}")
+                self.src.fail(
+                    (*path, key.name),
+                    f"'{values[key.name]}' is not one of {', '.join(key.choices)}",
+                    suggest(str(values[key.name]), key.choices),
+                )
         return values
 
     def build_step(

@@ -77,7 +77,7 @@ def _ports(r: Reader, pp: PathT) -> list[tuple[int, str]]:
             body = r.mapping(p, ("port", "tls"), "a sink port")
             port = r.required(p, body, "port", "a sink port", lambda q: r.integer(q, "port"))
             tls = r.optional(body, p, "tls", lambda q: r.string(q, "tls"), "")
-            if tls not in PORT_TLS:
+            if tls and tls not in PORT_TLS:
                 r.fail(
                     (*p, "tls"),
                     f"a port's tls is 'implicit' (SMTPS, TLS from the first byte), not '{tls}'",
