@@ -17,6 +17,7 @@ import base64
 import json
 import smtplib
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from kindtests import LOOPBACK, free_port
 
 from harness.agent import smtp_send
 from harness.agent.sink import serve
+from harness.core.container import ExecResult
+from harness.kinds.sink import SmtpsBannerWait
 
 # SMTP reply codes the tests compare against.
 S220_READY = 220
@@ -691,3 +694,27 @@ def test_mechanism_auto_without_auth_offered_is_an_error(start_sink: SinkFactory
     sink = start_sink()
     result = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "auto"})
     assert result["error"] == "auth: SMTP AUTH extension not supported by server."
+
+
+class HostContainer:
+    """Runs a wait's command on this host instead of in a container (loopback only)."""
+
+    def exec(self, command: list[str]) -> ExecResult:
+        done = subprocess.run(
+            [sys.executable, *command[1:]] if command[0] == "python3" else command,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return ExecResult(done.returncode, done.stdout + done.stderr)
+
+
+def test_the_smtps_wait_sees_the_greeting_inside_tls(start_sink: SinkFactory, certificate: dict[str, str]) -> None:
+    smtps = start_sink(implicit_tls=certificate)
+    plain = start_sink()
+    container: Any = HostContainer()
+    seen = SmtpsBannerWait(smtps.port).check(container)
+    assert seen.done and seen.value == "220 mx.remote.test mta-harness capture sink"
+    assert not SmtpsBannerWait(plain.port).check(container).done  # a plain port: no TLS handshake
+    assert not SmtpsBannerWait(free_port()).check(container).done  # nothing listening
