@@ -4,12 +4,20 @@ Runs inside the sink container (Debian's python3-aiosmtpd) and on the host in un
 Self-contained on purpose: it imports nothing from the harness.
 
 Per accepted message one JSON line is appended to the captures file: peer address, port,
-HELO name, AUTH identity and mechanism, MAIL FROM, every RCPT, the raw message and the time.
-Every command and reply is written to the session log, the sink's equivalent of a mail log.
+HELO name, AUTH identity and mechanism, TLS (mode none/starttls/implicit, protocol version and
+cipher), MAIL FROM, every RCPT, the raw message and the time. Every command and reply is
+written to the session log, the sink's equivalent of a mail log.
 
 Configuration (JSON): {"hostname", "ports", "captures", "log", "auth": {"required",
-"mechanisms", "users": {login: password}} | null, "replies": [{"command", "code", "text",
-"match"}]}.
+"mechanisms", "users": {login: password}, "require_tls"} | null, "replies": [{"command",
+"code", "text", "match"}], "starttls": {"cert", "key"} | null, "implicit_tls": {"ports",
+"cert", "key"} | null}. A port in ``implicit_tls.ports`` speaks TLS from the first byte
+(SMTPS, port 465): asyncio's server wraps each connection before aiosmtpd sees it, STARTTLS
+is not offered there and AUTH counts as encrypted.
+
+AUTH: aiosmtpd's own PLAIN and LOGIN, checked by the authenticator; CRAM-MD5 (RFC 2195) is
+the handler's ``auth_CRAM__MD5``, aiosmtpd's hook for mechanisms of one's own. The mechanisms
+not configured are excluded, so EHLO offers exactly the configured ones.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ import asyncio
 import base64
 import email.parser
 import email.policy
+import hmac
 import json
 import os
 import re
+import secrets
 import ssl
 import sys
 import time
@@ -29,7 +39,7 @@ import warnings
 import weakref
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 ALL_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
 
@@ -84,11 +94,48 @@ def _close_all(fds: tuple[int, ...]) -> None:
 class CaptureHandler:
     """aiosmtpd hooks: apply injected replies, record what was accepted."""
 
-    def __init__(self, config: dict[str, Any], recorder: Recorder, port: int) -> None:
+    def __init__(self, config: dict[str, Any], recorder: Recorder, port: int, implicit_tls: bool = False) -> None:
         self.replies = config.get("replies") or []
         self.recorder = recorder
         self.port = port
+        self.implicit_tls = implicit_tls
+        self.users: dict[str, str] = dict((config.get("auth") or {}).get("users") or {})
         self.session_mechanisms: dict[int, str] = {}
+
+    def authenticated(self, session: Session, mechanism: str, login: str, ok: bool) -> None:
+        self.recorder.log(session.peer, f"AUTH {mechanism} {login} -> {'235' if ok else '535'}")
+        if ok:
+            self.session_mechanisms[id(session)] = mechanism
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
+        """An injected reply to AUTH <mechanism> (e.g. a server that offers CRAM-MD5 but
+        cannot check it); MISSING lets aiosmtpd go on with the mechanism."""
+        mechanism = args[0].upper() if args else ""
+        reply = self.injected("auth", mechanism)
+        if reply is None:
+            return MISSING
+        self.recorder.log(session.peer, f"AUTH {mechanism} -> {reply} (injected)")
+        return reply
+
+    async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        """CRAM-MD5 (RFC 2195): a challenge, answered with the login and the HMAC-MD5 of the
+        challenge keyed with the password, which the sink checks against its users."""
+        assert server.session is not None
+        session = server.session
+        challenge = f"<{secrets.randbelow(10**10)}.{int(time.time())}@{server.hostname}>".encode()
+        response = await server.challenge_auth(challenge)
+        if response is MISSING:  # aborted ('*') or not base64: aiosmtpd has replied
+            return AuthResult(success=False, handled=True)
+        assert isinstance(response, bytes)
+        login, _, digest = response.decode("utf-8", "replace").rpartition(" ")
+        password = self.users.get(login)
+        ok = password is not None and hmac.compare_digest(
+            hmac.new(password.encode(), challenge, "md5").hexdigest(), digest.lower()
+        )
+        self.authenticated(session, "CRAM-MD5", login or "?", ok)
+        if not ok or password is None:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=LoginPassword(login.encode(), password.encode()))
 
     def injected(self, command: str, argument: str) -> str | None:
         for reply in self.replies:
@@ -105,6 +152,8 @@ class CaptureHandler:
             self.recorder.log(session.peer, f"-> {reply} (injected)")
             return [reply]
         session.host_name = hostname
+        if not self.users:  # a sink without AUTH: aiosmtpd would still offer an empty one inside TLS
+            responses = [line for line in responses if not line[4:].upper().startswith("AUTH")]
         return responses
 
     async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
@@ -147,6 +196,7 @@ class CaptureHandler:
             self.recorder.log(session.peer, f"DATA {message_id} -> {reply}")
             return reply
         auth = session.auth_data if isinstance(session.auth_data, LoginPassword) else None
+        tls = self.tls_of(server, session)
         record = {
             "time": time.time(),
             "port": self.port,
@@ -154,7 +204,10 @@ class CaptureHandler:
             "helo": session.host_name,
             "auth_user": auth.login.decode("utf-8", "replace") if auth else None,
             "auth_mechanism": self.session_mechanisms.get(id(session)) if auth else None,
-            "tls": getattr(session, "ssl", None) is not None,
+            "tls": tls["mode"] != "none",
+            "tls_mode": tls["mode"],
+            "tls_version": tls["version"],
+            "tls_cipher": tls["cipher"],
             "mail_from": envelope.mail_from,
             "rcpt_to": list(envelope.rcpt_tos),
             "message_id": message_id,
@@ -163,9 +216,22 @@ class CaptureHandler:
         self.recorder.capture(record)
         reply = "250 2.0.0 Message captured"
         self.recorder.log(
-            session.peer, f"DATA {message_id} from=<{envelope.mail_from}> to={','.join(envelope.rcpt_tos)} -> {reply}"
+            session.peer,
+            f"DATA {message_id} from=<{envelope.mail_from}> to={','.join(envelope.rcpt_tos)}"
+            + (f" tls={tls['mode']} ({tls['version']} {tls['cipher']})" if tls["mode"] != "none" else "")
+            + f" -> {reply}",
         )
         return reply
+
+    def tls_of(self, server: SMTP, session: Session) -> dict[str, Any]:
+        """How the session is encrypted: 'implicit' (an SMTPS port), 'starttls' or 'none',
+        with the protocol version and cipher the TLS layer negotiated."""
+        mode = "implicit" if self.implicit_tls else "starttls" if session.ssl is not None else "none"
+        ssl_object = server.transport.get_extra_info("ssl_object") if server.transport is not None else None
+        if mode == "none" or ssl_object is None:
+            return {"mode": mode, "version": None, "cipher": None}
+        cipher = ssl_object.cipher()
+        return {"mode": mode, "version": ssl_object.version(), "cipher": cipher[0] if cipher else None}
 
 
 def _message_id(raw: bytes) -> str:
@@ -188,20 +254,17 @@ class RefusingProtocol(asyncio.Protocol):
         transport.close()  # after what was written has been sent
 
 
-def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
-    handler = CaptureHandler(config, recorder, port)
+def make_factory(config: dict[str, Any], recorder: Recorder, port: int, implicit_tls: bool = False) -> Any:
+    handler = CaptureHandler(config, recorder, port, implicit_tls)
     auth = config.get("auth")
     connect_reply = handler.injected("connect", "")
 
     def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
-        users = auth["users"] if auth else {}
-        ok = isinstance(data, LoginPassword) and users.get(
+        ok = isinstance(data, LoginPassword) and handler.users.get(
             data.login.decode("utf-8", "replace")
         ) == data.password.decode("utf-8", "replace")
         login = data.login.decode("utf-8", "replace") if isinstance(data, LoginPassword) else "?"
-        recorder.log(session.peer, f"AUTH {mechanism} {login} -> {'235' if ok else '535'}")
-        if ok:
-            handler.session_mechanisms[id(session)] = mechanism
+        handler.authenticated(session, mechanism, login, ok)
         # auth_data becomes session.auth_data: without it the capture cannot name the user.
         return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
@@ -214,17 +277,20 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int) -> Any:
         if connect_reply is not None:
             return RefusingProtocol(connect_reply)
         kwargs: dict[str, Any] = {"hostname": config["hostname"], "ident": "mta-harness capture sink"}
-        if config.get("starttls"):
+        if config.get("starttls") and not implicit_tls:
             kwargs["tls_context"] = tls_context
         if auth:
             kwargs.update(
                 authenticator=authenticator,
                 auth_required=bool(auth.get("required", True)),
-                auth_require_tls=bool(auth.get("require_tls", False)),
+                # An SMTPS session is encrypted before aiosmtpd sees it: AUTH is offered at once.
+                auth_require_tls=bool(auth.get("require_tls", False)) and not implicit_tls,
                 auth_exclude_mechanism=[
                     m for m in ALL_MECHANISMS if m not in auth.get("mechanisms", ["PLAIN", "LOGIN"])
                 ],
             )
+        else:
+            kwargs["auth_exclude_mechanism"] = list(ALL_MECHANISMS)
         return SMTP(handler, **kwargs)
 
     return factory
@@ -234,9 +300,17 @@ async def serve(config: dict[str, Any], host: str = "0.0.0.0") -> list[asyncio.A
     recorder = Recorder(config["captures"], config["log"])
     servers: list[asyncio.AbstractServer] = []
     loop = asyncio.get_running_loop()
+    implicit = config.get("implicit_tls") or {}
+    smtps_context = None
+    if implicit:
+        smtps_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        smtps_context.load_cert_chain(implicit["cert"], implicit["key"])
     for port in config["ports"]:
-        servers.append(await loop.create_server(make_factory(config, recorder, port), host=host, port=port))
-        recorder.log("-", f"listening on {host}:{port}")
+        wrapped = port in implicit.get("ports", [])
+        factory = make_factory(config, recorder, port, implicit_tls=wrapped)
+        # SMTPS: the server does the TLS handshake, as aiosmtpd's Controller(ssl_context=...) does.
+        servers.append(await loop.create_server(factory, host=host, port=port, ssl=smtps_context if wrapped else None))
+        recorder.log("-", f"listening on {host}:{port}" + (" (implicit TLS)" if wrapped else ""))
     return servers
 
 

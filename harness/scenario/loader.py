@@ -33,7 +33,7 @@ from harness.scenario.model import (
 from harness.scenario.reader import Reader, suggest, type_name
 from harness.scenario.source import PathT, Source, parse_source, read_source
 from harness.steps import STEPS, Checks, StepSpec
-from harness.steps.actions import Send, SmtpAuth
+from harness.steps.actions import AUTH_MECHANISMS, Send, SmtpAuth
 from harness.steps.mailbox import Fetch
 
 TOP_KEYS = ("name", "description", "seed", "suites", "tags", "networks", "nodes", "dns", "steps")
@@ -462,7 +462,11 @@ class _Loader(Reader):
                 continue
             values[key.name] = self.step_value((*path, key.name), key.type, nodes, networks, messages)
             if key.choices and values[key.name] not in key.choices:
-                self.src.fail((*path, key.name), f"'{values[key.name]}' is not one of {', '.join(key.choices)}")
+                self.src.fail(
+                    (*path, key.name),
+                    f"'{values[key.name]}' is not one of {', '.join(key.choices)}",
+                    suggest(str(values[key.name]), key.choices),
+                )
         return values
 
     def build_step(
@@ -552,8 +556,12 @@ class _Loader(Reader):
                 else self.require(path, raw, "password", "auth")
             )
             mechanism = self.optional(raw, path, "mechanism", lambda p: self.string(p, "mechanism"), "PLAIN")
-            if mechanism not in ("PLAIN", "LOGIN"):
-                self.src.fail((*path, "mechanism"), f"mechanism '{mechanism}' is not PLAIN or LOGIN")
+            if mechanism not in AUTH_MECHANISMS:
+                self.src.fail(
+                    (*path, "mechanism"),
+                    f"mechanism '{mechanism}' is not {', '.join(AUTH_MECHANISMS[:-1])} or {AUTH_MECHANISMS[-1]}",
+                    suggest(mechanism, AUTH_MECHANISMS),
+                )
             return SmtpAuth(user, password, mechanism)
         if type_ == "mapping":
             return self.pairs(path, "mapping")

@@ -10,7 +10,12 @@ from harness.kinds import Mta, SmtpClient, capability, names_with
 from harness.steps.base import DEFAULT_PORT, STEPS, Checks, StepSpec, key
 from harness.steps.view import TopologyView
 
-SMTP_ONLY_KEYS = ("server", "server_ip", "port", "helo", "auth", "starttls")
+SMTP_ONLY_KEYS = ("server", "server_ip", "port", "helo", "auth", "starttls", "tls", "client")
+SMTP_CLIENTS = ("builtin", "swaks")
+TLS_MODES = ("none", "starttls", "implicit")
+SMTPS_PORT = 465
+# `auto`: the client's own choice among what the server offers (see harness/agent/smtp_send.py)
+AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "auto")
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,21 @@ class Send(StepSpec):
     mail_from: str | None = key("envelope sender (default tester@<from node's hostname>)")
     server: str | None = key("SMTP sessions: the node to connect to", "node")
     server_ip: str | None = key("SMTP sessions: connect to this topology address instead", "ip")
-    port: int | None = key(f"SMTP sessions: the port (default {DEFAULT_PORT})", "int")
+    port: int | None = key(
+        f"SMTP sessions: the port (default {DEFAULT_PORT}; {SMTPS_PORT} with `tls: implicit`)", "int"
+    )
     helo: str | None = key("SMTP sessions: the EHLO name (default the client's hostname)")
     starttls: bool | None = key("SMTP sessions: issue STARTTLS after EHLO (certificate not verified)", "bool")
+    tls: str | None = key(
+        "SMTP sessions: `implicit`: TLS from the first byte (SMTPS, port 465); `starttls` is `starttls: true`; "
+        "`none` (default)",
+        choices=TLS_MODES,
+    )
     auth: SmtpAuth | None = key("SMTP sessions: {user, password, mechanism} to authenticate", "auth")
+    client: str | None = key(
+        "SMTP sessions: the client program: `builtin` (Python's smtplib, the default) or `swaks`",
+        choices=SMTP_CLIENTS,
+    )
     subject: str | None = key("Subject header")
     body: str | None = key("message body")
     headers: tuple[tuple[str, str], ...] = key("extra header fields", "mapping", default=())
@@ -62,6 +78,8 @@ class Send(StepSpec):
                     )
             if not capability(source, Mta):
                 checks.fail("from", f"mail cannot start at a {source.kind} node")
+        if self.starttls and self.tls not in (None, "starttls"):
+            checks.fail("tls", f"'tls: {self.tls}' contradicts 'starttls: true'", "keep one of the two")
         if self.server_ip is not None:
             addresses = {str(a.ip) for n in checks.nodes.values() for a in n.attachments}
             if self.server_ip not in addresses:
@@ -79,12 +97,14 @@ class Send(StepSpec):
             mail_from=self.mail_from,
             server=self.server,
             server_ip=self.server_ip,
-            port=self.port or DEFAULT_PORT,
+            port=self.port or (SMTPS_PORT if self.tls == "implicit" else DEFAULT_PORT),
             helo=self.helo,
             auth=None
             if self.auth is None
             else {"user": self.auth.user, "password": self.auth.password, "mechanism": self.auth.mechanism},
             starttls=bool(self.starttls),
+            tls=self.tls,
+            client=self.client,
             subject=self.subject,
             body=self.body,
             headers=dict(self.headers),

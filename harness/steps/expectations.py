@@ -18,6 +18,7 @@ from harness.steps.view import TopologyView
 from harness.topology.sending import Sent
 
 STAGES = ("connect", "helo", "starttls", "auth", "mail", "rcpt", "data")
+CAPTURE_TLS_MODES = ("none", "starttls", "implicit")
 STATUSES = ("sent", "deferred", "bounced", "expired")
 NOT_CAPTURED_WITHIN = 5.0
 SETTLE = 0.5
@@ -82,6 +83,11 @@ class ExpectSmtp(StepSpec):
         return f"{self.stage} failed: {sent.error}"
 
 
+def capture_tls_mode(capture: dict[str, Any]) -> str:
+    """none, starttls or implicit; a capture without the field (an older sink) knew STARTTLS only."""
+    return str(capture.get("tls_mode") or ("starttls" if capture.get("tls") else "none"))
+
+
 def captures_of(topo: TopologyView, sink: str, message_id: str) -> list[dict[str, Any]]:
     return [c for c in topo.node(sink).captures() if c.get("message_id") == message_id]
 
@@ -102,7 +108,10 @@ class ExpectCaptured(StepSpec):
     peer: str | None = key("the node the sink's client was (by address)", "node")
     auth_user: str | None = key("the identity the client authenticated as")
     auth_mechanism: str | None = key("the SASL mechanism the client used")
-    tls: bool | None = key("whether the session was encrypted with STARTTLS", "bool")
+    tls: bool | None = key("whether the session was encrypted (STARTTLS or implicit TLS)", "bool")
+    tls_mode: str | None = key(
+        "how the session was encrypted: `none`, `starttls` or `implicit` (SMTPS)", choices=CAPTURE_TLS_MODES
+    )
     count: int = key("how many captures of the message (default 1)", "int", default=1)
     settle: float = key(
         f"how long to watch for a copy more after the last expected one (default {SETTLE:g})",
@@ -146,7 +155,9 @@ class ExpectCaptured(StepSpec):
         first = captures[0]
         peer = topo.node_at(first["peer"]) or first["peer"]
         auth = f" auth={first['auth_user']}/{first['auth_mechanism']}" if first.get("auth_user") else ""
-        auth += " tls" if first.get("tls") else ""
+        if first.get("tls"):
+            auth += " tls" + (f"={first['tls_mode']}" if first.get("tls_mode") else "")
+            auth += f" {first['tls_version']}" if first.get("tls_version") else ""
         return f"captured at {self.at} from {peer} <{first['mail_from']}> -> {', '.join(first['rcpt_to'])}{auth}"
 
     def problems(self, topo: TopologyView, capture: dict[str, Any]) -> list[str]:
@@ -165,6 +176,9 @@ class ExpectCaptured(StepSpec):
             problems.append(f"mechanism {capture.get('auth_mechanism')!r}, not {self.auth_mechanism!r}")
         if self.tls is not None and bool(capture.get("tls")) != self.tls:
             problems.append("the session was " + ("" if capture.get("tls") else "not ") + "encrypted")
+        mode = capture_tls_mode(capture)
+        if self.tls_mode is not None and mode != self.tls_mode:
+            problems.append(f"TLS mode {mode}, not {self.tls_mode}")
         return problems
 
 

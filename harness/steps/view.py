@@ -94,6 +94,8 @@ class TopologyView(Protocol):
         helo: str | None = None,
         auth: dict[str, str] | None = None,
         starttls: bool = False,
+        tls: str | None = None,
+        client: str | None = None,
         subject: str | None = None,
         body: str | None = None,
         headers: dict[str, str] | None = None,

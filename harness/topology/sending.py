@@ -73,10 +73,12 @@ def smtp_session(
     helo: str | None = None,
     auth: dict[str, str] | None = None,
     starttls: bool = False,
+    tls: str | None = None,
+    client: str | None = None,
 ) -> Sent:
     """One SMTP session from a client or sink node, with its transcript."""
-    client = capability(handle.node, SmtpClient)
-    if client is None:
+    agent = capability(handle.node, SmtpClient)
+    if agent is None:
         raise StepError(f"{handle.name} is a {handle.node.kind} node: SMTP sessions start at client or sink nodes")
     request: dict[str, Any] = {
         "host": server_ip,
@@ -87,11 +89,13 @@ def smtp_session(
         "message": message.base64(),
         "auth": auth,
         "starttls": starttls,
+        "tls": tls or ("starttls" if starttls else "none"),
+        "client": client or "builtin",
         "timeout": SMTP_TIMEOUT,
     }
     path = f"/tmp/harness-{name}.json"
     handle.container.put_files([(path, json.dumps(request), 0o644)])
-    output = handle.container.exec(client.smtp_send_command(path)).output
+    output = handle.container.exec(agent.smtp_send_command(path)).output
     try:
         result = json.loads(output.strip().splitlines()[-1])
     except (ValueError, IndexError):

@@ -238,6 +238,8 @@ class Topology:
         helo: str | None = None,
         auth: dict[str, str] | None = None,
         starttls: bool = False,
+        tls: str | None = None,
+        client: str | None = None,
         subject: str | None = None,
         body: str | None = None,
         headers: dict[str, str] | None = None,
@@ -261,6 +263,8 @@ class Topology:
                 helo=helo,
                 auth=auth,
                 starttls=starttls,
+                tls=tls,
+                client=client,
             )
         else:
             sent = submit(handle, name, message)

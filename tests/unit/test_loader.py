@@ -141,6 +141,20 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
         "steps[0].per_suite.trixie.server_ip",
         "192.168.1.1 is no node's address in this topology",
     ),
+    ("send_tls_contradicts_starttls.yaml", 7, "steps[0].send.tls", "'tls: implicit' contradicts 'starttls: true'"),
+    ("send_unknown_client.yaml", 7, "steps[0].send.client", "'swak' is not one of builtin, swaks"),
+    (
+        "send_auth_unknown_mechanism.yaml",
+        7,
+        "steps[0].send.auth.mechanism",
+        "mechanism 'CRAM-MD' is not PLAIN, LOGIN, CRAM-MD5 or auto",
+    ),
+    (
+        "captured_unknown_tls_mode.yaml",
+        8,
+        "steps[1].expect_captured.tls_mode",
+        "'smtps' is not one of none, starttls, implicit",
+    ),
 ]
 
 # mailbox servers and fetches
@@ -208,6 +222,9 @@ FIXES = {
     "dns_without_bind_node.yaml": "add a node of kind bind",
     "missing_networks.yaml": "add 'networks:'",
     "address_test_rulesets_on_postfix.yaml": "remove 'rulesets'",
+    "send_tls_contradicts_starttls.yaml": "keep one of the two",
+    "send_unknown_client.yaml": "did you mean 'swaks'?",
+    "send_auth_unknown_mechanism.yaml": "did you mean 'CRAM-MD5'?",
     "hosts_bad_address.yaml": "write the address as the key and its names as the value, e.g. '10.201.0.30: hostc.example.test hostc'",
     "mailbox_server_on_sink.yaml": "POP3/IMAP mailbox servers are postfix or sendmail nodes",
     "mailbox_unknown_protocol.yaml": "did you mean 'imap'?",
@@ -325,7 +342,11 @@ def test_every_key_example_loads() -> None:
     )
     sink = scenario.node("mx").settings
     assert (
-        isinstance(sink, SinkSettings) and sink.ports == (25, 587) and sink.auth is not None and not sink.auth.required
+        isinstance(sink, SinkSettings)
+        and sink.ports == (25, 587, 465)
+        and sink.implicit_tls == (465,)
+        and sink.auth is not None
+        and not sink.auth.required
     )
     assert scenario.dns is not None and ("broken.test.", "servfail") in scenario.dns.behaviours
     assert {s.action for s in scenario.steps} >= {"send", "expect_captured", "sleep", "reset_captures"}

@@ -111,6 +111,16 @@ def test_send_defaults_to_port_25_and_a_local_submission_has_no_server(topo: Fak
     assert "(local submission)" in topo.sent["m2"].describe()
 
 
+def test_send_passes_tls_and_the_client_on_and_smtps_defaults_to_port_465(topo: FakeTopology) -> None:
+    Send(id="m1", from_="cl", to=("bob@remote.test",), server="mx", tls="implicit", client="swaks").run(topo)
+    Send(id="m2", from_="cl", to=("bob@remote.test",), server="mx", tls="implicit", port=10465).run(topo)
+    Send(id="m3", from_="cl", to=("bob@remote.test",), server="mx").run(topo)
+    first, second, plain = topo.sends
+    assert (first["tls"], first["client"], first["port"]) == ("implicit", "swaks", 465)
+    assert second["port"] == 10465
+    assert (plain["tls"], plain["client"], plain["port"]) == (None, None, 25)
+
+
 def test_send_that_is_refused_fails_unless_a_rejection_is_expected(topo: FakeTopology) -> None:
     refused = [
         SmtpReply("connect", 220, "mx"),
@@ -259,12 +269,36 @@ def test_expect_captured_count_means_exactly(sent: FakeTopology) -> None:
         ("auth_user", "relay", "authenticated as None, not 'relay'"),
         ("auth_mechanism", "LOGIN", "mechanism None, not 'LOGIN'"),
         ("tls", True, "the session was not encrypted"),
+        ("tls_mode", "implicit", "TLS mode none, not implicit"),
     ],
 )
 def test_expect_captured_names_what_differs(sent: FakeTopology, key: str, value: object, problem: str) -> None:
     sent.node("mx").script_captures([sent.capture("m1")])
     step = ExpectCaptured(at="mx", message="m1", settle=0, **{key: value})  # type: ignore[arg-type]
     assert fails(step, sent) == f"mx captured 'm1', but: {problem}"
+
+
+@pytest.mark.parametrize(
+    ("fields", "mode"),
+    [
+        ({"tls": True, "tls_mode": "implicit", "tls_version": "TLSv1.3"}, "implicit"),
+        ({"tls": True, "tls_mode": "starttls"}, "starttls"),
+        ({"tls": True}, "starttls"),  # a capture from a sink that knew only STARTTLS
+        ({"tls": False}, "none"),
+    ],
+)
+def test_expect_captured_checks_the_tls_mode(sent: FakeTopology, fields: dict[str, object], mode: str) -> None:
+    sent.node("mx").script_captures([sent.capture("m1", **fields)])
+    assert "captured at mx" in ExpectCaptured(at="mx", message="m1", settle=0, tls_mode=mode).run(sent)
+    other = next(m for m in ("none", "starttls", "implicit") if m != mode)
+    step = ExpectCaptured(at="mx", message="m1", settle=0, tls_mode=other)
+    assert fails(step, sent) == f"mx captured 'm1', but: TLS mode {mode}, not {other}"
+
+
+def test_expect_captured_names_the_tls_mode_and_version(sent: FakeTopology) -> None:
+    capture = sent.capture("m1", tls=True, tls_mode="implicit", tls_version="TLSv1.3")
+    sent.node("mx").script_captures([capture])
+    assert ExpectCaptured(at="mx", message="m1", settle=0, tls=True).run(sent).endswith(" tls=implicit TLSv1.3")
 
 
 # ---- expect_not_captured ---------------------------------------------------------------------

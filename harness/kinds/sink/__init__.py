@@ -7,11 +7,12 @@ suite. Sink nodes can also send test mail and ask DNS questions, as client nodes
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.core.container import NodeContainer
-from harness.core.waits import SmtpBannerWait, Wait
+from harness.core.waits import Poll, SmtpBannerWait, Wait
 from harness.errors import StepError
 from harness.kinds.base import BASE_TOOLS, CaptureSink, Kind, SmtpClient
 from harness.kinds.sink import render, settings
@@ -64,6 +65,30 @@ class AgentImage:
         return ["python3", f"{render.AGENT}/mail_fetch.py", request_path]
 
 
+@dataclass
+class SmtpsBannerWait:
+    """The sink greets with 220 inside TLS on ``port`` (SMTPS; checked from inside the node
+    with its own Python, the certificate not verified)."""
+
+    port: int = 465
+
+    @property
+    def description(self) -> str:
+        return f"an SMTP 220 greeting inside TLS on port {self.port}"
+
+    def check(self, container: NodeContainer) -> Poll[str]:
+        script = (
+            "import socket, ssl\n"
+            "context = ssl.create_default_context()\n"
+            "context.check_hostname, context.verify_mode = False, ssl.CERT_NONE\n"
+            f"with context.wrap_socket(socket.create_connection(('127.0.0.1', {self.port}), 3)) as s:\n"
+            "    print(s.recv(512).decode('utf-8', 'replace').splitlines()[0])\n"
+        )
+        result = container.exec(["python3", "-c", script])
+        line = result.output.strip().splitlines()[-1] if result.output.strip() else ""
+        return Poll(result.ok and line.startswith("220"), line, line[-200:] or "no answer")
+
+
 class SinkKind(AgentImage, Kind[SinkSettings], CaptureSink, SmtpClient):
     name = "sink"
     settings_key = "sink"
@@ -78,7 +103,8 @@ class SinkKind(AgentImage, Kind[SinkSettings], CaptureSink, SmtpClient):
         return render.render(scenario, node, config)
 
     def waits(self, node: Node) -> list[Wait]:
-        return [SmtpBannerWait(port) for port in self.settings(node).ports]
+        config = self.settings(node)
+        return [SmtpsBannerWait(p) if p in config.implicit_tls else SmtpBannerWait(p) for p in config.ports]
 
     def captures(self, container: NodeContainer, since: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Read from the container's filesystem, so a stopped sink's captures count too.

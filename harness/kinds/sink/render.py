@@ -25,6 +25,7 @@ def sink_config(node: Node, config: SinkSettings) -> dict[str, object]:
         "hostname": node.hostname,
         "ports": list(config.ports),
         "starttls": {"cert": CERT, "key": KEY} if config.starttls else None,
+        "implicit_tls": {"ports": list(config.implicit_tls), "cert": CERT, "key": KEY} if config.implicit_tls else None,
         "captures": CAPTURES,
         "log": SESSION_LOG,
         "auth": None
@@ -53,7 +54,7 @@ def render(scenario: Scenario, node: Node, config: SinkSettings) -> NodeConfig:
         (CONFIG_PATH, json.dumps(sink_config(node, config), indent=2, sort_keys=True) + "\n", 0o644),
     )
     start = client.start
-    if config.starttls:
+    if config.starttls or config.implicit_tls:
         start += (
             f"[ -s {CERT} ] || openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN={node.hostname} "
             f"-keyout {KEY} -out {CERT} 2>/dev/null\n"

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from harness.scenario.model import KindSettings
-from harness.scenario.reader import Reader
+from harness.scenario.reader import Reader, suggest
 from harness.scenario.source import PathT
 
 KEYS = ("ports", "auth", "replies", "starttls")
-MECHANISMS = ("PLAIN", "LOGIN")
-REPLY_COMMANDS = ("connect", "helo", "mail", "rcpt", "data")
-ReplyCommand = Literal["connect", "helo", "mail", "rcpt", "data"]
+MECHANISMS = ("PLAIN", "LOGIN")  # offered when `auth.mechanisms` is left out
+KNOWN_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
+PORT_TLS = ("implicit",)  # a port's own `tls:`: SMTPS, TLS from the first byte
+REPLY_COMMANDS = ("connect", "helo", "auth", "mail", "rcpt", "data")
+ReplyCommand = Literal["connect", "helo", "auth", "mail", "rcpt", "data"]
 
 
 @dataclass(frozen=True)
@@ -35,44 +37,74 @@ class SinkReply:
 
 @dataclass(frozen=True)
 class SinkSettings(KindSettings):
-    ports: tuple[int, ...] = (25,)
+    ports: tuple[int, ...] = (25,)  # every port the sink listens on
     auth: SinkAuth | None = None
     replies: tuple[SinkReply, ...] = ()
     starttls: bool = False  # offer STARTTLS with a self-signed certificate made at start
+    implicit_tls: tuple[int, ...] = ()  # the ports of `ports` that speak TLS from the first byte (SMTPS)
 
 
 def parse(r: Reader, path: PathT) -> SinkSettings:
     raw = r.mapping(path, KEYS, "sink settings")
     ports: tuple[int, ...] = (25,)
+    implicit: tuple[int, ...] = ()
     if raw.get("ports") is not None:
-        value = raw["ports"]
-        if isinstance(value, list):
-            ports = tuple(r.integer((*path, "ports", i), "port") for i in range(len(value)))
-        else:
-            ports = (r.integer((*path, "ports"), "port"),)
-        if not ports:
-            r.fail((*path, "ports"), "a sink needs at least one port", "leave 'ports' out for port 25")
-        for port in ports:
-            if not 1 <= port <= 65535:
-                r.fail((*path, "ports"), f"port {port} is out of range")
+        entries = _ports(r, (*path, "ports"))
+        ports = tuple(port for port, _ in entries)
+        implicit = tuple(port for port, tls in entries if tls == "implicit")
     auth = r.optional(raw, path, "auth", lambda p: _auth(r, p), None)
     replies = r.optional(raw, path, "replies", lambda p: _replies(r, p), ())
     starttls = r.optional(raw, path, "starttls", lambda p: r.boolean(p, "starttls"), False)
-    if auth is not None and auth.require_tls and not starttls:
+    if auth is not None and auth.require_tls and not (starttls or implicit):
         r.fail(
             (*path, "auth", "require_tls"),
             "AUTH after STARTTLS needs the sink to offer STARTTLS",
-            "add 'starttls: true'",
+            "add 'starttls: true', or a port with 'tls: implicit'",
         )
-    return SinkSettings(ports=ports, auth=auth, replies=replies, starttls=starttls)
+    return SinkSettings(ports=ports, auth=auth, replies=replies, starttls=starttls, implicit_tls=implicit)
+
+
+def _ports(r: Reader, pp: PathT) -> list[tuple[int, str]]:
+    """`ports`: one entry or a list; an entry is a port number or {port, tls}."""
+    value = r.get(pp)
+    paths = [(*pp, i) for i in range(len(value))] if isinstance(value, list) else [pp]
+    if not paths:
+        r.fail(pp, "a sink needs at least one port", "leave 'ports' out for port 25")
+    entries: list[tuple[int, str]] = []
+    for p in paths:
+        tls = ""
+        if isinstance(r.get(p), dict):
+            body = r.mapping(p, ("port", "tls"), "a sink port")
+            port = r.required(p, body, "port", "a sink port", lambda q: r.integer(q, "port"))
+            tls = r.optional(body, p, "tls", lambda q: r.string(q, "tls"), "")
+            if tls and tls not in PORT_TLS:
+                r.fail(
+                    (*p, "tls"),
+                    f"a port's tls is 'implicit' (SMTPS, TLS from the first byte), not '{tls}'",
+                    "STARTTLS is offered on the plain ports by 'starttls: true'",
+                )
+        else:
+            port = r.integer(p, "port")
+        if not 1 <= port <= 65535:
+            r.fail(p, f"port {port} is out of range")
+        if port in [e[0] for e in entries]:
+            r.fail(p, f"port {port} is listed twice")
+        entries.append((port, tls))
+    return entries
 
 
 def _auth(r: Reader, ap: PathT) -> SinkAuth:
     a = r.mapping(ap, ("required", "mechanisms", "users", "require_tls"), "sink auth")
     mechanisms = r.optional(a, ap, "mechanisms", lambda p: r.strings(p, "mechanisms"), MECHANISMS)
     for i, mech in enumerate(mechanisms):
-        if mech not in MECHANISMS:
-            r.fail((*ap, "mechanisms", i), f"the sink offers PLAIN and LOGIN, not '{mech}'")
+        if mech not in KNOWN_MECHANISMS:
+            r.fail(
+                (*ap, "mechanisms", i),
+                f"the sink offers {', '.join(KNOWN_MECHANISMS)}, not '{mech}'",
+                suggest(mech, KNOWN_MECHANISMS),
+            )
+    if not mechanisms:
+        r.fail((*ap, "mechanisms"), "no mechanism offered", "leave 'mechanisms' out for PLAIN and LOGIN")
     auth = SinkAuth(
         required=r.optional(a, ap, "required", lambda p: r.boolean(p, "required"), True),
         mechanisms=mechanisms,

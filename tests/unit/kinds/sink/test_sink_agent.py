@@ -17,6 +17,7 @@ import base64
 import json
 import smtplib
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from kindtests import LOOPBACK, free_port
 
 from harness.agent import smtp_send
 from harness.agent.sink import serve
+from harness.core.container import ExecResult
+from harness.kinds.sink import SmtpsBannerWait
 
 # SMTP reply codes the tests compare against.
 S220_READY = 220
@@ -78,6 +81,7 @@ class SinkFactory:
         replies: list[dict[str, Any]] | None = None,
         auth: dict[str, Any] | None = None,
         starttls: dict[str, str] | None = None,
+        implicit_tls: dict[str, str] | None = None,
     ) -> RunningSink:
         port = free_port()
         folder = self.tmp_path / f"sink-{port}"
@@ -91,6 +95,8 @@ class SinkFactory:
             "auth": auth,
             "replies": replies or [],
             "starttls": starttls,
+            # the sink's one port speaks SMTPS
+            "implicit_tls": {"ports": [port], **implicit_tls} if implicit_tls else None,
         }
         loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -145,8 +151,10 @@ def send_mail(
     auth: dict[str, str] | None = None,
     message: bytes = MESSAGE,
     starttls: bool = False,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """Send one message to the sink with the agent's SMTP client; its transcript and error."""
+    """Send one message to the sink with the agent's SMTP client; its transcript and error.
+    ``extra``: more request keys (``tls``)."""
     request = {
         "host": LOOPBACK,
         "port": sink.port,
@@ -157,6 +165,7 @@ def send_mail(
         "auth": auth,
         "starttls": starttls,
         "timeout": 5,
+        **extra,
     }
     return smtp_send.send(request)
 
@@ -510,3 +519,202 @@ def test_auth_that_requires_tls_is_refused_in_the_clear_and_works_after_starttls
     assert ("auth", S235_AUTH_OK) in [(s["stage"], s["code"]) for s in encrypted["transcript"]]
     [capture] = sink.get_captures()
     assert (capture["tls"], capture["auth_user"], capture["auth_mechanism"]) == (True, "account", "PLAIN")
+
+
+def test_starttls_and_plain_sessions_are_told_apart_in_the_capture(
+    start_sink: SinkFactory, certificate: dict[str, str]
+) -> None:
+    sink = start_sink(starttls=certificate)
+    send_mail(sink, tls="starttls")
+    send_mail(sink)
+    encrypted, plain = sink.get_captures()
+    assert (encrypted["tls_mode"], plain["tls_mode"]) == ("starttls", "none")
+    assert encrypted["tls_version"].startswith("TLSv1") and encrypted["tls_cipher"]
+    assert (plain["tls"], plain["tls_version"], plain["tls_cipher"]) == (False, None, None)
+    assert "tls=starttls (TLSv1" in sink.get_log()
+
+
+# --- SMTPS: implicit TLS -----------------------------------------------------------------------
+
+
+def test_an_smtps_port_speaks_tls_from_the_first_byte(start_sink: SinkFactory, certificate: dict[str, str]) -> None:
+    sink = start_sink(implicit_tls=certificate)
+    result = send_mail(sink, tls="implicit")
+    assert result["error"] is None
+    assert stages(result) == [
+        ("connect", S220_READY),
+        ("helo", S250_OK),
+        ("mail", S250_OK),
+        ("rcpt", S250_OK),
+        ("data", S250_OK),
+    ]
+    assert "STARTTLS" not in reply_of(result, "helo")["text"]  # no STARTTLS inside TLS
+    [capture] = sink.get_captures()
+    assert (capture["tls"], capture["tls_mode"]) == (True, "implicit")
+    assert capture["tls_version"].startswith("TLSv1") and capture["tls_cipher"]
+    assert f"listening on {LOOPBACK}:{sink.port} (implicit TLS)" in sink.get_log()
+
+
+def test_a_client_in_the_clear_gets_no_greeting_from_an_smtps_port(
+    start_sink: SinkFactory, certificate: dict[str, str]
+) -> None:
+    sink = start_sink(implicit_tls=certificate)
+    request_timeout = {"timeout": 1}
+    result = send_mail(sink, **request_timeout)
+    assert result["transcript"] == []
+    assert "timed out" in result["error"]
+    assert sink.get_captures() == []
+
+
+def test_an_smtps_client_on_a_plain_port_fails_at_the_handshake(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    result = send_mail(sink, tls="implicit")
+    assert result["transcript"] == [] and result["error"].startswith("connect: ")
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_auth_that_requires_tls_is_offered_at_once_on_an_smtps_port(
+    start_sink: SinkFactory, certificate: dict[str, str]
+) -> None:
+    auth = {"required": True, "mechanisms": ["PLAIN"], "users": USERS, "require_tls": True}
+    sink = start_sink(implicit_tls=certificate, auth=auth)
+    result = send_mail(sink, tls="implicit", auth={"user": "relayuser", "password": "s3cret", "mechanism": "PLAIN"})
+    assert reply_of(result, "auth")["code"] == S235_AUTH_OK
+    [capture] = sink.get_captures()
+    assert (capture["tls_mode"], capture["auth_user"], capture["auth_mechanism"]) == ("implicit", "relayuser", "PLAIN")
+
+
+# --- CRAM-MD5 and the mechanisms offered -------------------------------------------------------
+
+CRAM = {"required": True, "mechanisms": ["CRAM-MD5", "PLAIN"], "users": USERS}
+
+
+def offered_mechanisms(sink: RunningSink) -> list[str]:
+    client = smtplib.SMTP(LOOPBACK, sink.port, timeout=5)
+    try:
+        client.ehlo("cl.example.test")
+        offered = client.esmtp_features.get("auth", "").split()
+        client.quit()
+    finally:
+        client.close()
+    return offered
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_cram_md5_succeeds_and_the_capture_names_it(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth=CRAM)
+    assert offered_mechanisms(sink) == ["CRAM-MD5", "PLAIN"]
+    result = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "CRAM-MD5"})
+    assert reply_of(result, "auth") == {
+        "stage": "auth",
+        "code": S235_AUTH_OK,
+        "text": "2.7.0 Authentication successful",
+        "argument": "CRAM-MD5 relayuser",
+    }
+    [capture] = sink.get_captures()
+    assert (capture["auth_user"], capture["auth_mechanism"]) == ("relayuser", "CRAM-MD5")
+    assert "AUTH CRAM-MD5 relayuser -> 235" in sink.get_log()
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_cram_md5_with_a_wrong_password_or_an_unknown_user_gets_535(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth=CRAM)
+    for user, password in (("relayuser", "wrong"), ("nobody", "s3cret")):
+        result = send_mail(sink, auth={"user": user, "password": password, "mechanism": "CRAM-MD5"})
+        assert stages(result)[-1] == ("auth", S535_AUTH_INVALID)
+        assert f"AUTH CRAM-MD5 {user} -> 535" in sink.get_log()
+    assert sink.get_captures() == []
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_a_cram_md5_exchange_aborted_by_the_client_gets_one_reply(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth=CRAM)
+    client = smtplib.SMTP(LOOPBACK, sink.port, timeout=5)
+    try:
+        client.ehlo("cl.example.test")
+        assert client.docmd("AUTH", "CRAM-MD5")[0] == 334
+        assert client.docmd("*") == (501, b"5.7.0 Auth aborted")
+        assert client.docmd("NOOP")[0] == S250_OK  # nothing else was queued behind the 501
+        client.quit()
+    finally:
+        client.close()
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_cram_md5_is_not_offered_unless_configured(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth={"required": True, "mechanisms": ["PLAIN", "LOGIN"], "users": USERS})
+    assert offered_mechanisms(sink) == ["LOGIN", "PLAIN"]
+    refused = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "CRAM-MD5"})
+    assert stages(refused)[-1] == ("auth", S504_UNKNOWN_MECHANISM)
+
+
+def test_a_sink_without_auth_offers_none_even_inside_tls(start_sink: SinkFactory, certificate: dict[str, str]) -> None:
+    sink = start_sink(starttls=certificate)
+    result = send_mail(sink, tls="starttls", auth={"user": "relayuser", "password": "s3cret", "mechanism": "PLAIN"})
+    helos = [step for step in result["transcript"] if step["stage"] == "helo"]
+    assert len(helos) == 2 and not any("AUTH" in step["text"] for step in helos)
+    assert stages(result)[-1][0] == "auth" and stages(result)[-1][1] != S235_AUTH_OK
+
+
+REFUSED_CRAM = [{"command": "auth", "code": 535, "text": "5.7.8 CRAM-MD5 not possible", "match": "^CRAM-MD5$"}]
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_an_injected_auth_reply_refuses_only_the_matching_mechanism(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth=CRAM, replies=REFUSED_CRAM)
+    refused = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "CRAM-MD5"})
+    assert reply_of(refused, "auth")["code"] == S535_AUTH_INVALID
+    assert reply_of(refused, "auth")["text"] == "5.7.8 CRAM-MD5 not possible"
+    assert "AUTH CRAM-MD5 -> 535 5.7.8 CRAM-MD5 not possible (injected)" in sink.get_log()
+    accepted = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "PLAIN"})
+    assert reply_of(accepted, "data")["code"] == S250_OK
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_mechanism_auto_is_smtplib_login_which_goes_on_after_a_refusal(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth=CRAM, replies=REFUSED_CRAM)
+    result = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "auto"})
+    assert [(s["stage"], s["code"], s["argument"]) for s in result["transcript"] if s["stage"] == "auth"] == [
+        ("auth", S535_AUTH_INVALID, "CRAM-MD5 relayuser"),
+        ("auth", S235_AUTH_OK, "PLAIN relayuser"),
+    ]
+    [capture] = sink.get_captures()
+    assert capture["auth_mechanism"] == "PLAIN"
+
+
+@pytest.mark.filterwarnings(AUTH_WITHOUT_TLS)
+def test_mechanism_auto_stops_when_every_mechanism_is_refused(start_sink: SinkFactory) -> None:
+    sink = start_sink(auth=CRAM, replies=REFUSED_CRAM)
+    result = send_mail(sink, auth={"user": "relayuser", "password": "wrong", "mechanism": "auto"})
+    assert [s["code"] for s in result["transcript"] if s["stage"] == "auth"] == [S535_AUTH_INVALID] * 2
+    assert result["error"] is None and stages(result)[-1][0] == "auth"
+
+
+def test_mechanism_auto_without_auth_offered_is_an_error(start_sink: SinkFactory) -> None:
+    sink = start_sink()
+    result = send_mail(sink, auth={"user": "relayuser", "password": "s3cret", "mechanism": "auto"})
+    assert result["error"] == "auth: SMTP AUTH extension not supported by server."
+
+
+class HostContainer:
+    """Runs a wait's command on this host instead of in a container (loopback only)."""
+
+    def exec(self, command: list[str]) -> ExecResult:
+        done = subprocess.run(
+            [sys.executable, *command[1:]] if command[0] == "python3" else command,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return ExecResult(done.returncode, done.stdout + done.stderr)
+
+
+def test_the_smtps_wait_sees_the_greeting_inside_tls(start_sink: SinkFactory, certificate: dict[str, str]) -> None:
+    smtps = start_sink(implicit_tls=certificate)
+    plain = start_sink()
+    container: Any = HostContainer()
+    seen = SmtpsBannerWait(smtps.port).check(container)
+    assert seen.done and seen.value == "220 mx.remote.test mta-harness capture sink"
+    assert not SmtpsBannerWait(plain.port).check(container).done  # a plain port: no TLS handshake
+    assert not SmtpsBannerWait(free_port()).check(container).done  # nothing listening

@@ -15,15 +15,17 @@ def golden(scenario_name: str, node_name: str, relative: str) -> str:
 
 def test_sink_json_carries_auth_and_replies() -> None:
     config = json.loads(golden("every-key", "mx", "etc/harness/sink.json"))
-    assert config["ports"] == [25, 587]
+    assert config["ports"] == [25, 587, 465]
+    assert config["implicit_tls"] == {"ports": [465], "cert": "/etc/harness/sink.crt", "key": "/etc/harness/sink.key"}
     assert config["auth"] == {
         "required": False,
-        "mechanisms": ["PLAIN"],
+        "mechanisms": ["PLAIN", "CRAM-MD5"],
         "users": {"relayuser": "secret"},
         "require_tls": False,
     }
     assert config["replies"][0] == {"command": "rcpt", "code": 450, "text": "4.2.0 greylisted", "match": "greylist@"}
     assert config["replies"][1]["command"] == "data" and config["replies"][1]["code"] == 552
     assert json.loads(golden("smoke", "mx", "etc/harness/sink.json"))["auth"] is None
+    assert json.loads(golden("smoke", "mx", "etc/harness/sink.json"))["implicit_tls"] is None
     # a client runs no sink
     assert not (CLIENT_GOLDEN / "every-key" / "cl" / "etc" / "harness" / "sink.json").exists()
