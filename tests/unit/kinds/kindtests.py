@@ -37,14 +37,17 @@ def bad_case_ids(cases: list[BadCase]) -> list[str]:
     return [c[0].removesuffix(".yaml") for c in cases]
 
 
-def assert_bad_file(folder: Path, file: str, line: int, path: str, problem: str) -> None:
-    """Loading ``folder/file`` fails at that file, line and key path, with that problem."""
+def assert_bad_file(folder: Path, file: str, line: int, path: str, problem: str, fix: str | None = None) -> None:
+    """Loading ``folder/file`` fails at that file, line and key path, with that problem (and
+    that fix, when given)."""
     with pytest.raises(ScenarioError) as info:
         load_scenario(folder / file)
     error = info.value
     assert (Path(error.file).name, error.line, error.path) == (file, line, path)
     assert problem in error.problem
     assert str(error).startswith(f"{error.file}:{line}:")
+    if fix is not None:
+        assert error.fix == fix
 
 
 def assert_every_bad_file_is_in(folder: Path, cases: list[BadCase]) -> None:
