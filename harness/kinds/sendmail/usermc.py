@@ -52,9 +52,11 @@ def combine(
     lines: list[str] = []
     notes: list[str] = []
     inserted = False
+    daemon = " ".join(h.strip().removesuffix("dnl") for h in harness if _DAEMON.match(h))
     for number, line in enumerate(text.splitlines(), 1):
         if _DAEMON.match(line):
-            notes.append(f"{USER_MC} ({source}:{number}): {line.strip()} overridden by the harness's DAEMON_OPTIONS")
+            mine = line.strip().removesuffix("dnl")
+            notes.append(f"{USER_MC} ({source}:{number}): {mine} overridden by the harness: {daemon}")
             lines.append(f"dnl mta-harness took out: {line}")
             continue
         if _MAILER.match(line) and not inserted:
