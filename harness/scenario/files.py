@@ -20,6 +20,11 @@ from harness.scenario.source import PathT
 TARGET_ROOT = "/etc/"
 # The harness's own files in every node: a user file there would be overwritten.
 RESERVED = ("/etc/harness/",)
+# Files the topology owns in every node, and what to write instead.
+TOPOLOGY_FILES = {
+    "/etc/resolv.conf": "every node resolves through the topology's DNS server: declare zones under dns:",
+    "/etc/hosts": "use the node key hosts: (its entries follow Docker's own)",
+}
 MAX_BYTES = 1_000_000
 EXAMPLE = "write e.g. '/etc/postfix/main.cf: files/prod-main.cf'"
 
@@ -46,6 +51,8 @@ def check_target(r: Reader, path: PathT, target: str) -> None:
             f"'{target}' is not a file path under {TARGET_ROOT}",
             "the user's files are configuration: place them under /etc/ (e.g. /etc/postfix/header_checks)",
         )
+    if target in TOPOLOGY_FILES:
+        r.fail(path, f"{target} is the topology's", TOPOLOGY_FILES[target])
     for reserved in RESERVED:
         if target.startswith(reserved):
             r.fail(path, f"'{target}' is under {reserved}, which the harness writes itself", "choose another path")

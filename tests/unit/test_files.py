@@ -57,6 +57,8 @@ def test_sources_are_read_relative_to_the_scenario_file(tmp_path: Path) -> None:
         ("/etc/: files/x.cf", "'/etc/' is not a file path under /etc/"),
         ("/etc//postfix/main.cf: files/x.cf", "'/etc//postfix/main.cf' is not a file path under /etc/"),
         ("/etc/harness/resolv.conf: files/x.cf", "is under /etc/harness/, which the harness writes itself"),
+        ("/etc/resolv.conf: files/x.cf", "/etc/resolv.conf is the topology's (every node resolves through"),
+        ("/etc/hosts: files/x.cf", "/etc/hosts is the topology's (use the node key hosts:"),
     ],
 )
 def test_bad_entries(tmp_path: Path, entry: str, problem: str) -> None:
