@@ -41,6 +41,8 @@ class RunResult:
     scenario: Scenario
     suite: str
     versions: dict[str, str] = field(default_factory=dict)
+    # Per node: what the harness overrode of the user's own files (``files:``).
+    notes: dict[str, list[str]] = field(default_factory=dict)
     steps: list[StepResult] = field(default_factory=list)
     diagnostics: str = ""
     error: str = ""
@@ -55,6 +57,8 @@ class RunResult:
         lines = [f"scenario {self.scenario.name} ({self.scenario.file}) on {self.suite}"]
         for node, version in self.versions.items():
             lines.append(f"  {node}: {version}")
+        for node, notes in self.notes.items():
+            lines += [f"  {node}: {note}" for note in notes]
         lines += [r.line(details) for r in self.steps]
         if self.error:
             lines.append(f"error: {self.error}")
@@ -92,6 +96,7 @@ def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_fai
         return result
     try:
         result.versions = {name: handle.version for name, handle in topology.nodes.items()}
+        result.notes = {name: handle.notes for name, handle in topology.nodes.items() if handle.notes}
         execute(topology, result)
         result.timings = dict(topology.timings)
     finally:

@@ -90,7 +90,7 @@ class Kind(Generic[S]):
     # ---- configuration -----------------------------------------------------------------------
     def render(self, scenario: Scenario, node: Node) -> NodeConfig:
         """The kind's own render, with what every node gets whatever its kind (``hosts:``)."""
-        config = self.render_settings(scenario, node, self.settings(node))
+        config = self.with_user_files(node, self.render_settings(scenario, node, self.settings(node)))
         if not node.hosts:
             return config
         return replace(
@@ -101,6 +101,17 @@ class Kind(Generic[S]):
 
     def render_settings(self, scenario: Scenario, node: Node, settings: S) -> NodeConfig:
         raise NotImplementedError(f"kind {self.name} renders nothing")
+
+    def with_user_files(self, node: Node, config: NodeConfig) -> NodeConfig:
+        """The user's own files (``files:``), placed verbatim before the setup commands run.
+
+        A kind combines a file it knows with what the topology needs in ``render_settings``
+        (Postfix applies its parameters to the user's main.cf with ``postconf -e``) and says
+        what it overrode in ``config.notes``; a file the kind renders itself at the same path
+        is the kind's (its ``validate_node`` should refuse such a file at load)."""
+        own = {path for path, _, _ in config.files}
+        placed = tuple((f.target, f.content, 0o644) for f in node.files if f.target not in own)
+        return replace(config, files=(*placed, *config.files)) if placed else config
 
     # ---- the image ---------------------------------------------------------------------------
     @property

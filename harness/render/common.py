@@ -25,6 +25,9 @@ class NodeConfig:
     setup: tuple[Command, ...] = ()
     start: str = ""
     stop: str = ""
+    # What the harness changed of the user's own files (``files:``), one line each, shown
+    # with the node's version when it starts.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

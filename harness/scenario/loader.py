@@ -19,6 +19,7 @@ import dns.rdatatype
 
 from harness.kinds import KINDS, DnsServer, MailboxServer, Mta, SmtpClient, capability, names_with
 from harness.kinds.base import CaptureSink
+from harness.scenario.files import read_files
 from harness.scenario.model import (
     SUITES,
     Attachment,
@@ -37,7 +38,7 @@ from harness.steps.actions import AUTH_MECHANISMS, Send, SmtpAuth
 from harness.steps.mailbox import Fetch
 
 TOP_KEYS = ("name", "description", "seed", "suites", "tags", "networks", "nodes", "dns", "steps")
-GENERIC_NODE_KEYS = ("kind", "hostname", "networks", "users", "hosts", "image")
+GENERIC_NODE_KEYS = ("kind", "hostname", "networks", "users", "hosts", "image", "files")
 DNS_KEYS = ("server", "zones", "behaviours", "host_records")
 DNS_BEHAVIOURS = ("nxdomain", "nodata", "servfail", "drop")
 # The types a topology usually needs (for suggestions); any other type dnspython knows works too.
@@ -226,6 +227,7 @@ class _Loader(Reader):
             hosts=self.optional(body, path, "hosts", self.hosts_entries, ()),
             image=self.optional(body, path, "image", lambda p: self.string(p, "image"), None),
             mailbox_server=mailbox,
+            files=self.optional(body, path, "files", lambda p: read_files(self, p, Path(self.src.file).parent), ()),
         )
         node_kind.validate_node(self, path, node)
         return node

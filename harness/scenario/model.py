@@ -67,6 +67,22 @@ class MailboxService:
 
 
 @dataclass(frozen=True)
+class UserFile:
+    """A node's ``files:`` entry: a file of the user's, placed whole into the node (a
+    production main.cf, header_checks, sendmail.mc, ...). Its kind combines it with what the
+    topology needs and lists what it overrode."""
+
+    target: str  # absolute path in the node, under /etc/
+    source: str  # as written in the scenario: relative to the scenario file
+    content: str
+
+    def source_line(self, number: int) -> str:
+        """Line ``number`` (from 1) of the file as the user wrote it ("" past its end)."""
+        lines = self.content.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     kind: str
@@ -78,6 +94,11 @@ class Node:
     hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     image: str | None = None  # a user-supplied image instead of the built one
     mailbox_server: MailboxService | None = None  # POP3/IMAP access to its local mailboxes
+    files: tuple[UserFile, ...] = ()  # the user's own files, placed whole (``files:``)
+
+    def user_file(self, target: str) -> UserFile | None:
+        """The user's file placed at ``target``, if the scenario gives one."""
+        return next((f for f in self.files if f.target == target), None)
 
     @property
     def ip(self) -> ipaddress.IPv4Address:

@@ -16,6 +16,7 @@ from harness.kinds.base import AddressTest
 from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
 from harness.render.common import ADD_HOSTS, DROP_DEFAULT_ROUTE, Command, NodeConfig
+from harness.scenario.files import point_at_sources
 from harness.scenario.model import Node, Scenario
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class NodeHandle:
         self.start_timeout = start_timeout
         self.config: NodeConfig | None = None
         self.version = ""
+        # What the harness overrode of the user's own files, and what the MTA said of them.
+        self.notes: list[str] = []
         self.timings: dict[str, float] = {}
         self._captures: list[dict[str, Any]] = []
         self._captures_read = 0
@@ -122,9 +125,16 @@ class NodeHandle:
         result = self.container.exec(["sh", SETUP_SCRIPT])
         if not result.ok:
             command, output = failed_step(commands, result.output)
+            sources = point_at_sources(self.node.files, output)
+            where = "".join(f"\nin the user's files: {source}" for _, source in sources)
             raise ConfigRejected(
-                f"{self.name} ({self.node.kind}): {command.what} failed with exit {result.code}:\n{output}"
+                f"{self.name} ({self.node.kind}): {command.what} failed with exit {result.code}:\n{output}{where}"
             )
+        said = [
+            f"{line}\n    in the user's files: {source}"
+            for line, source in point_at_sources(self.node.files, result.output)
+        ]
+        self.notes = list(dict.fromkeys([*config.notes, *said]))
         self.kind.after_setup(self.container, self.node)
         self.version = self._probe("version", lambda: self.kind.version(self.container))
         server = capability(self.node, MailboxServer)

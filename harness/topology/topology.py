@@ -104,6 +104,7 @@ class Topology:
             container = NodeContainer.existing(by_node[node.name], topology.networks.attachments(node))
             handle = NodeHandle(node, container, topology.networks, topology.start_timeout)
             handle.version = handle.kind.version(container)
+            handle.notes = list(handle.kind.render(scenario, node).notes)
             topology.nodes[node.name] = handle
         for handle in topology.nodes.values():
             handle.peers = [h for h in topology.nodes.values() if h is not handle]
@@ -330,4 +331,5 @@ class Topology:
                 f"  {handle.name:<10} {handle.node.kind:<8} {handle.node.hostname:<24} {addresses:<28} "
                 f"{handle.version}  [docker exec -it {handle.container.name} bash]"
             )
+            lines += [f"    {note}" for note in handle.notes]
         return "\n".join(lines)

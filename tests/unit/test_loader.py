@@ -74,6 +74,42 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
     ("hosts_bad_address.yaml", 9, "nodes.pf.hosts.hostc.example.test", "'hostc.example.test' is not an IP address"),
     ("hosts_bad_name.yaml", 9, "nodes.pf.hosts.10.201.0.40", "'host_c.example.test' is not a host name"),
     (
+        "files_target_relative.yaml",
+        9,
+        "nodes.pf.files.etc/postfix/main.cf",
+        "'etc/postfix/main.cf' is not an absolute path in the node",
+    ),
+    (
+        "files_target_outside_etc.yaml",
+        9,
+        "nodes.pf.files./var/spool/postfix/main.cf",
+        "'/var/spool/postfix/main.cf' is not a file path under /etc/",
+    ),
+    (
+        "files_target_dotdot.yaml",
+        9,
+        "nodes.pf.files./etc/postfix/../shadow",
+        "'/etc/postfix/../shadow' has a '..' in it",
+    ),
+    (
+        "files_source_missing.yaml",
+        9,
+        "nodes.pf.files./etc/postfix/main.cf",
+        "the source file 'files/prod-main.cf' does not exist (looked for ",
+    ),
+    (
+        "files_source_binary.yaml",
+        9,
+        "nodes.pf.files./etc/postfix/transport.db",
+        "the source file 'files/table.db' is not text (it holds NUL bytes)",
+    ),
+    (
+        "files_and_postfix_maps.yaml",
+        9,
+        "nodes.pf.files./etc/postfix/transport",
+        "/etc/postfix/transport is written by both files: and postfix.maps",
+    ),
+    (
         "postfix_on_sendmail.yaml",
         8,
         "nodes.sm.postfix",
@@ -226,6 +262,9 @@ FIXES = {
     "send_unknown_client.yaml": "did you mean 'swaks'?",
     "send_auth_unknown_mechanism.yaml": "did you mean 'CRAM-MD5'?",
     "hosts_bad_address.yaml": "write the address as the key and its names as the value, e.g. '10.201.0.30: hostc.example.test hostc'",
+    "files_target_relative.yaml": "write e.g. '/etc/postfix/main.cf: files/prod-main.cf'",
+    "files_source_missing.yaml": "the path is relative to the scenario file",
+    "files_and_postfix_maps.yaml": "keep one of them (the user's file, or postfix.maps)",
     "mailbox_server_on_sink.yaml": "POP3/IMAP mailbox servers are postfix or sendmail nodes",
     "mailbox_unknown_protocol.yaml": "did you mean 'imap'?",
     "mailbox_user_not_in_users.yaml": "add 'hana' to the node's users: their mailboxes are the ones served",
@@ -396,14 +435,16 @@ def test_doc_complete_examples_load() -> None:
     complete = [b for b in doc_yaml_blocks() if re.search(r"^networks:", b, re.M) and re.search(r"^nodes:", b, re.M)]
     assert len(complete) >= 2
     for block in complete:
-        load_scenario_text(block, "doc-example.yaml")
+        load_scenario_text(block, str(GOOD / "doc-example.yaml"))  # files: beside every_key.yaml
 
 
 def test_doc_step_examples_load_on_the_every_key_topology() -> None:
     topology = (GOOD / "every_key.yaml").read_text().split("\nsteps:\n")[0]
     steps = [b for b in doc_yaml_blocks() if b.startswith("- ")]
     assert len(steps) == len(STEPS)
-    scenario = load_scenario_text(topology + "\nsteps:\n" + textwrap.indent("".join(steps), "  "), "doc-steps.yaml")
+    scenario = load_scenario_text(
+        topology + "\nsteps:\n" + textwrap.indent("".join(steps), "  "), str(GOOD / "doc-steps.yaml")
+    )
     assert {s.action for s in scenario.steps} == set(STEPS.names())
 
 

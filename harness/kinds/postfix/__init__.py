@@ -37,6 +37,20 @@ class PostfixKind(Kind[PostfixSettings], Mta, AddressTester, Dovecot):
     def parse_settings(self, reader: Reader, path: PathT) -> PostfixSettings:
         return settings.parse(reader, path)
 
+    def validate_node(self, reader: Reader, path: PathT, node: Node) -> None:
+        """A user's file may not be one the scenario's ``postfix:`` settings also write."""
+        config = self.settings(node)
+        written = {m.path: "postfix.maps" for m in config.maps}
+        if config.aliases:
+            written["/etc/aliases"] = "postfix.aliases"
+        for f in node.files:
+            if f.target in written:
+                reader.fail(
+                    (*path, "files", f.target),
+                    f"{f.target} is written by both files: and {written[f.target]}",
+                    f"keep one of them (the user's file, or {written[f.target]})",
+                )
+
     def render_settings(self, scenario: Scenario, node: Node, config: PostfixSettings) -> NodeConfig:
         return self.with_mailbox_server(render.render(scenario, node, config), node)
 

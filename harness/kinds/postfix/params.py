@@ -29,3 +29,21 @@ POSTFIX_MAIN: tuple[Param, ...] = (
     Param("alias_database", "hash:/etc/aliases", "local aliases built by newaliases"),
     Param("biff", "no", "no comsat service in containers"),
 )
+
+# With a user's own main.cf (the ``files:`` node key) these defaults apply only where it is
+# silent: they are the production configuration's to decide. Every other parameter above is
+# what the topology needs (its names, addresses, log, protocols) or what keeps a test fast
+# (timeouts, retries), and is applied over the user's main.cf.
+YIELD_TO_USER_MAIN_CF = frozenset(
+    {
+        "myorigin",
+        "mydestination",
+        "mynetworks",
+        "relayhost",
+        "smtputf8_enable",
+        "compatibility_level",
+        "alias_maps",
+        "alias_database",
+        "biff",
+    }
+)

@@ -38,6 +38,30 @@ class SendmailKind(Kind[SendmailSettings], Mta, AddressTester, Dovecot):
     def parse_settings(self, reader: Reader, path: PathT) -> SendmailSettings:
         return settings.parse(reader, path)
 
+    def validate_node(self, reader: Reader, path: PathT, node: Node) -> None:
+        """A user's file may not be one the harness builds, nor one the scenario's
+        ``sendmail:`` settings also write."""
+        config = self.settings(node)
+        written = {
+            render.CF_PATH: ("the harness builds it from the .mc", "place your sendmail.mc at /etc/mail/sendmail.mc"),
+            render.MC_PATH: ("the harness writes it", "place your sendmail.mc at /etc/mail/sendmail.mc"),
+        }
+        for name, table in (("access", config.access), ("mailertable", config.mailertable)):
+            if table:
+                written[f"/etc/mail/{name}"] = (
+                    f"sendmail.{name} writes it too",
+                    f"keep one of them (the user's file, or sendmail.{name})",
+                )
+        if config.relay_domains:
+            written["/etc/mail/relay-domains"] = (
+                "sendmail.relay_domains writes it too",
+                "keep one of them (the user's file, or sendmail.relay_domains)",
+            )
+        for f in node.files:
+            if f.target in written:
+                problem, fix = written[f.target]
+                reader.fail((*path, "files", f.target), f"{f.target}: {problem}", fix)
+
     def render_settings(self, scenario: Scenario, node: Node, config: SendmailSettings) -> NodeConfig:
         return self.with_mailbox_server(render.render(scenario, node, config), node)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from harness.kinds.sendmail import usermc
 from harness.kinds.sendmail.params import SENDMAIL_DEFINES
 from harness.kinds.sendmail.settings import LOCAL_RULES, SendmailSettings
 from harness.render.common import Command, NodeConfig, resolv_conf, start_prelude, user_commands
@@ -30,7 +31,13 @@ def _feature_name(raw: str) -> str:
 
 
 def render_mc(scenario: Scenario, node: Node, config: SendmailSettings) -> str:
-    lines = [
+    return mc_and_notes(scenario, node, config)[0]
+
+
+def mc_and_notes(scenario: Scenario, node: Node, config: SendmailSettings) -> tuple[str, list[str]]:
+    """harness.mc, and what it overrode of the user's own sendmail.mc (``files:``), if any."""
+    own = node.user_file(usermc.USER_MC)
+    head = [
         "divert(-1)dnl",
         f"# Rendered by mta-harness for node '{node.name}' ({node.hostname}) of scenario '{scenario.name}'.",
         "# Built into sendmail.cf with: m4 harness.mc > sendmail.cf",
@@ -40,17 +47,20 @@ def render_mc(scenario: Scenario, node: Node, config: SendmailSettings) -> str:
         f"VERSIONID({_quote('mta-harness ' + scenario.name + '/' + node.name)})dnl",
         "OSTYPE(`debian')dnl",
         "DOMAIN(`debian-mta')dnl",
-        "dnl --- harness defaults (harness/kinds/sendmail/params.py)",
     ]
+    lines = ["dnl --- harness defaults (harness/kinds/sendmail/params.py)"]
     scenario_defines = dict(config.defines)
+    final: dict[str, tuple[str, str]] = {}
     for param in SENDMAIL_DEFINES:
         if param.name in scenario_defines:
             continue
         lines.append(_define(param.name, param.value))
+        final[param.name] = (param.value, "the harness")
     if config.defines:
         lines.append("dnl --- scenario defines")
         for name, value in config.defines:
             lines.append(_define(name, value))
+            final[name] = (value, "the scenario's sendmail.defines")
     lines.append("FEATURE(`no_default_msa')dnl")
     lines.append("FEATURE(`use_cw_file')dnl")
     lines.append(f"DAEMON_OPTIONS(`Family=inet, Name=MTA-v4, Port=smtp, Addr={config.listen}')dnl")
@@ -66,10 +76,14 @@ def render_mc(scenario: Scenario, node: Node, config: SendmailSettings) -> str:
     if config.mc:
         lines.append("dnl --- scenario .mc lines")
         lines.extend(config.mc)
-    lines += ["MAILER(`local')dnl", "MAILER(`smtp')dnl"]
+    notes: list[str] = []
+    if own is None:
+        lines = [*head, *lines, "MAILER(`local')dnl", "MAILER(`smtp')dnl"]
+    else:
+        lines, notes = usermc.combine(own.content, own.source, lines, final)
     lines += _rules(config)
     lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines), notes
 
 
 def _rules(config: SendmailSettings) -> list[str]:
@@ -96,13 +110,28 @@ def _table(pairs: tuple[tuple[str, str], ...]) -> str:
 
 
 def render(scenario: Scenario, node: Node, config: SendmailSettings) -> NodeConfig:
+    mc, notes = mc_and_notes(scenario, node, config)
     files: list[tuple[str, str, int]] = [
         ("/etc/harness/resolv.conf", resolv_conf(scenario, node), 0o644),
-        (MC_PATH, render_mc(scenario, node, config), 0o644),
-        ("/etc/mail/local-host-names", "".join(f"{h}\n" for h in (node.hostname, *config.local_host_names)), 0o644),
-        ("/etc/mail/aliases", "".join(f"{k}: {v}\n" for k, v in (*DEFAULT_ALIASES, *config.aliases)), 0o644),
+        (MC_PATH, mc, 0o644),
+        ("/etc/mail/local-host-names", _local_host_names(node, config), 0o644),
+        ("/etc/mail/aliases", _aliases(node, config), 0o644),
     ]
     setup: list[Command] = list(user_commands(node))
+    own = node.user_file(usermc.USER_MC)
+    if own is not None:
+        # m4 reads the user's .mc as placed: its complaints carry the user's line numbers.
+        setup.append(
+            Command(f"read the user's sendmail.mc ({own.source})", ("sh", "-c", f"m4 {usermc.USER_MC} >/dev/null"))
+        )
+    for name in usermc.USER_MAPS:
+        path = f"/etc/mail/{name}"
+        if (
+            node.user_file(path) is not None
+            and not (name == "access" and config.access)
+            and not (name == "mailertable" and config.mailertable)
+        ):
+            setup.append(Command(f"makemap hash {path}", ("sh", "-c", f"makemap hash {path} < {path}")))
     if config.relay_domains:
         files.append(("/etc/mail/relay-domains", "".join(f"{d}\n" for d in config.relay_domains), 0o644))
     for name, table in (("access", config.access), ("mailertable", config.mailertable)):
@@ -125,7 +154,25 @@ def render(scenario: Scenario, node: Node, config: SendmailSettings) -> NodeConf
         f"/usr/sbin/sendmail -bd -q{config.queue_interval}\n"
     )
     stop = f"#!/bin/sh\n[ -f {PID_FILE} ] && kill $(head -n 1 {PID_FILE})\nwhile pgrep -f 'accepting connections' >/dev/null; do sleep 0.05; done\n"
-    return NodeConfig(files=tuple(files), setup=tuple(setup), start=start, stop=stop)
+    return NodeConfig(files=tuple(files), setup=tuple(setup), start=start, stop=stop, notes=tuple(notes))
+
+
+def _local_host_names(node: Node, config: SendmailSettings) -> str:
+    """The node's own name first, then the user's file (``files:``) or the scenario's list."""
+    own = node.user_file("/etc/mail/local-host-names")
+    names = [node.hostname, *config.local_host_names]
+    text = "".join(f"{h}\n" for h in names)
+    return text + own.content if own else text
+
+
+def _aliases(node: Node, config: SendmailSettings) -> str:
+    """The user's aliases file (``files:``) or the harness's postmaster lines, then the
+    scenario's aliases."""
+    own = node.user_file("/etc/mail/aliases")
+    base = own.content if own else "".join(f"{k}: {v}\n" for k, v in DEFAULT_ALIASES)
+    if base and not base.endswith("\n"):
+        base += "\n"
+    return base + "".join(f"{k}: {v}\n" for k, v in config.aliases)
 
 
 def _cf_key(line: str) -> tuple[str, re.Pattern[str]]:

@@ -51,6 +51,12 @@ BAD_CASES: list[BadCase] = [
     ),
     ("rulesets_start_with_r.yaml", 10, "nodes.sm.sendmail.local_rulesets[0]", "'R$*  $: $1' comes before any ruleset"),
     ("bad_ruleset_line.yaml", 10, "nodes.sm.sendmail.local_rulesets[0]", "'S My Rules' is not a ruleset line"),
+    (
+        "files_sendmail_cf.yaml",
+        9,
+        "nodes.sm.files./etc/mail/sendmail.cf",
+        "/etc/mail/sendmail.cf: the harness builds it from the .mc",
+    ),
 ]
 
 # Where the loader must also say how to fix it: file -> the fix text.
