@@ -116,6 +116,7 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
         "node 'sm' is of kind sendmail: 'postfix' settings do not apply",
     ),
     ("client_with_sink_settings.yaml", 8, "nodes.cl.sink", "node 'cl' is of kind client: 'sink' settings do not apply"),
+    ("postfix_unknown_chroot.yaml", 9, "nodes.pf.postfix.chroot", "unknown chroot mode 'shipped'"),
     # a kind's own settings: tests/unit/kinds/<kind>/bad/ and test_<kind>_settings.py
     # dns
     ("bad_record_type.yaml", 9, "dns.zones.example.test[1]", "record type 'AAA' is not supported"),
@@ -258,6 +259,7 @@ FIXES = {
     "dns_without_bind_node.yaml": "add a node of kind bind",
     "missing_networks.yaml": "add 'networks:'",
     "address_test_rulesets_on_postfix.yaml": "remove 'rulesets'",
+    "postfix_unknown_chroot.yaml": "did you mean 'as_shipped'?",
     "send_tls_contradicts_starttls.yaml": "keep one of the two",
     "send_unknown_client.yaml": "did you mean 'swaks'?",
     "send_auth_unknown_mechanism.yaml": "did you mean 'CRAM-MD5'?",

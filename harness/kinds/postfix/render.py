@@ -55,6 +55,27 @@ def map_command(map_type: str, path: str) -> Command:
     return Command(f"read the user's table {map_type}:{path}", ("sh", "-c", probe))
 
 
+# Debian's post-install (run by `postfix start` and `postfix check`) runs configure-instance.sh
+# itself from trixie on, unless /etc/default/postfix empties SYNC_CHROOT; before, the service
+# start ran it with the instance's name ("-", the default one). It copies resolv.conf, hosts, services, localtime,
+# nsswitch.conf and the NSS libraries into the queue directory, where chrooted services read them.
+SYNCS_ITSELF = "grep -q configure-instance /usr/lib/postfix/sbin/post-install"
+
+
+def chroot_sync(mode: str) -> str:
+    """Start-script lines that fill the chroot as Debian's service start does (or not)."""
+    if mode == "no_copy":
+        return ""
+    return f"{SYNCS_ITSELF} || /usr/lib/postfix/configure-instance.sh -\n"
+
+
+# no_copy on a Postfix that fills the chroot itself: told not to before the first postfix check.
+NO_SYNC = Command(
+    "never fill the chroot (SYNC_CHROOT= in /etc/default/postfix)",
+    ("sh", "-c", f"! {SYNCS_ITSELF} || echo SYNC_CHROOT= >> /etc/default/postfix"),
+)
+
+
 def render(scenario: Scenario, node: Node, config: PostfixSettings) -> NodeConfig:
     files: list[tuple[str, str, int]] = [("/etc/harness/resolv.conf", resolv_conf(scenario, node), 0o644)]
     setup: list[Command] = list(user_commands(node))
@@ -92,7 +113,11 @@ def render(scenario: Scenario, node: Node, config: PostfixSettings) -> NodeConfi
     setup.append(Command("newaliases", ("newaliases",)))
     if config.remove_sasl_plugins:
         setup.append(Command("remove the SASL PLAIN/LOGIN plugins", ("sh", "-c", f"rm -f {SASL_PLUGIN_GLOB}")))
+    if config.chroot == "off":
+        setup.append(Command("chroot off for every service", ("postconf", "-F", "*/*/chroot = n")))
+    if config.chroot == "no_copy":
+        setup.append(NO_SYNC)
     setup.append(Command("postfix check", ("sh", "-c", "postfix check 2>&1; rc=$?; exit $rc")))
-    start = start_prelude() + "postfix start\n"
+    start = start_prelude() + chroot_sync(config.chroot) + "postfix start\n"
     stop = "#!/bin/sh\npostfix stop\n"
     return NodeConfig(files=tuple(files), setup=tuple(setup), start=start, stop=stop, notes=tuple(notes))

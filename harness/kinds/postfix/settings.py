@@ -9,7 +9,10 @@ from harness.scenario.model import KindSettings
 from harness.scenario.reader import Reader, suggest
 from harness.scenario.source import PathT
 
-KEYS = ("main", "master", "maps", "aliases", "remove_sasl_plugins")
+KEYS = ("main", "master", "maps", "aliases", "remove_sasl_plugins", "chroot")
+# as_shipped: master.cf's chroot column as Debian ships it, the chroot filled at start the way
+# Debian's service start does; off: no service chrooted; no_copy: as shipped, never filled.
+CHROOT_MODES = ("as_shipped", "off", "no_copy")
 MAP_TYPES = ("hash", "btree", "cidr", "regexp", "texthash", "none")
 
 
@@ -29,6 +32,7 @@ class PostfixSettings(KindSettings):
     maps: tuple[MapFile, ...] = ()
     aliases: tuple[tuple[str, str], ...] = ()  # /etc/aliases entries (postmaster kept)
     remove_sasl_plugins: bool = False
+    chroot: str = "as_shipped"
 
 
 def parse(r: Reader, path: PathT) -> PostfixSettings:
@@ -45,7 +49,15 @@ def parse(r: Reader, path: PathT) -> PostfixSettings:
         remove_sasl_plugins=r.optional(
             raw, path, "remove_sasl_plugins", lambda p: r.boolean(p, "remove_sasl_plugins"), False
         ),
+        chroot=_chroot(r, path, raw),
     )
+
+
+def _chroot(r: Reader, path: PathT, raw: dict[str, object]) -> str:
+    mode = r.optional(raw, path, "chroot", lambda p: r.string(p, "chroot"), "as_shipped")
+    if mode not in CHROOT_MODES:
+        r.fail((*path, "chroot"), f"unknown chroot mode '{mode}'", suggest(mode, CHROOT_MODES))
+    return mode
 
 
 def _maps(r: Reader, path: PathT) -> tuple[MapFile, ...]:
