@@ -89,6 +89,9 @@ class NodeContainer:
                 # The harness's own main process, whatever the image (user-supplied images too).
                 entrypoint=["/bin/sh", "-c", ENTRY_SCRIPT.read_text()],
                 cap_add=["NET_ADMIN"],  # to drop the default route Docker adds on internal networks
+                # IPv6 on loopback only, so that local clients can use [::1] as on a host; the
+                # networks stay IPv4 (their interfaces keep IPv6 off: no address, no route).
+                sysctls={"net.ipv6.conf.lo.disable_ipv6": "0"},
                 network=first_net,
                 networking_config={first_net: EndpointConfig(api_version, ipv4_address=first_ip)},
                 stop_signal="SIGTERM",

@@ -34,6 +34,15 @@ def test_topology_is_sealed(topology_factory: Callable[..., Topology], mta_suite
         assert not container.attrs["HostConfig"].get("PortBindings"), f"{handle.name} publishes ports"
         routes = handle.exec(["cat", "/proc/net/route"])
         assert _default_routes(routes) == [], f"{handle.name} has a default route:\n{routes}"
+        # IPv6 on loopback only: ::1 exists, and IPv6 has no route but loopback's and link-local.
+        # /proc/net/if_inet6: address (32 hex digits), index, prefix length, scope, flags, interface.
+        inet6 = [line.split() for line in handle.exec(["cat", "/proc/net/if_inet6"]).splitlines() if line.strip()]
+        assert ["0" * 31 + "1", "lo"] in [[f[0], f[5]] for f in inet6], f"{handle.name} has no ::1 on lo:\n{inet6}"
+        assert [f for f in inet6 if f[5] != "lo" and not f[0].startswith("fe80")] == [], f"{handle.name}: {inet6}"
+        routes6 = handle.exec(["ip", "-6", "route", "show", "table", "all"]).splitlines()
+        assert [r for r in routes6 if r.startswith("default")] == [], f"{handle.name} has an IPv6 default route"
+        foreign = [r for r in routes6 if " dev lo " not in f"{r} " and "fe80::" not in r]
+        assert foreign == [], f"{handle.name} has IPv6 routes beyond loopback and link-local:\n{routes6}"
         resolv = handle.exec(["cat", "/etc/resolv.conf"])
         assert "127.0.0.11" not in resolv, f"{handle.name} uses Docker's embedded resolver"
 
