@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from harness.errors import StepError
 from harness.kinds import SmtpClient, capability
+from harness.topology.agents import call_agent
 
 if TYPE_CHECKING:
     from harness.topology.node import NodeHandle
@@ -96,12 +96,7 @@ def fetch_mailbox(
         "timeout": FETCH_TIMEOUT,
     }
     path = f"/tmp/harness-fetch-{name}.json"
-    handle.container.put_files([(path, json.dumps(request), 0o600)])
-    output = handle.container.exec(client.mail_fetch_command(path)).output
-    try:
-        result = json.loads(output.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise StepError(f"the mail client on {handle.name} failed: {output.strip()[-800:]}") from None
+    result = call_agent(handle, "mail client", path, request, client.mail_fetch_command(path))
     return Fetched(
         name,
         handle.name,

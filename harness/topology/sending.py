@@ -4,13 +4,13 @@ own sendmail command)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import StepError
 from harness.kinds import Mta, SmtpClient, capability
 from harness.messages import Message
+from harness.topology.agents import call_agent
 
 if TYPE_CHECKING:
     from harness.topology.node import NodeHandle
@@ -94,12 +94,7 @@ def smtp_session(
         "timeout": SMTP_TIMEOUT,
     }
     path = f"/tmp/harness-{name}.json"
-    handle.container.put_files([(path, json.dumps(request), 0o644)])
-    output = handle.container.exec(agent.smtp_send_command(path)).output
-    try:
-        result = json.loads(output.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise StepError(f"the SMTP client on {handle.name} failed: {output.strip()[-800:]}") from None
+    result = call_agent(handle, "SMTP client", path, request, agent.smtp_send_command(path))
     return Sent(
         name,
         message,

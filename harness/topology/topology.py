@@ -12,7 +12,6 @@ the next one starts.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -31,6 +30,7 @@ from harness.kinds import CaptureSink, DnsServer, MailboxServer, SmtpClient, cap
 from harness.messages import compose
 from harness.render.common import dns_address_for
 from harness.scenario.model import DEFAULT_SUITE, Scenario
+from harness.topology.agents import agent_answer
 from harness.topology.fetching import STANDARD_PORTS, Fetched, fetch_mailbox
 from harness.topology.networks import Networks
 from harness.topology.node import NodeHandle
@@ -319,8 +319,8 @@ class Topology:
         client = capability(asker, SmtpClient)
         assert client is not None
         ip = dns_address_for(self.scenario, asker, server)
-        output = self.node(asker.name).exec(client.dns_query_command(ip, name, rtype))
-        return dict(json.loads(output.strip().splitlines()[-1]))
+        handle = self.node(asker.name)
+        return agent_answer(handle, "DNS client", handle.exec(client.dns_query_command(ip, name, rtype)))
 
     # ---- description ---------------------------------------------------------------------------
     def describe(self) -> str:
