@@ -65,20 +65,33 @@ class Wait(Protocol):
 
 
 @dataclass
-class SmtpBannerWait:
-    """The node's SMTP server greets with 220 on ``port`` (checked from inside the node)."""
+class GreetingWait:
+    """A server on ``port`` greets with a line that starts with ``prefix`` (checked from
+    inside the node): SMTP's 220, POP3's +OK, IMAP's * OK."""
 
-    port: int = 25
+    port: int
+    prefix: str
+    what: str  # the greeting, for messages
 
     @property
     def description(self) -> str:
-        return f"an SMTP 220 greeting on port {self.port}"
+        return f"{self.what} on port {self.port}"
 
     def check(self, container: NodeContainer) -> Poll[str]:
         script = f'exec 3<>/dev/tcp/127.0.0.1/{self.port} && read -t 3 line <&3 && echo "$line"'
         result = container.exec(["bash", "-c", script])
         line = result.output.strip()
-        return Poll(result.ok and line.startswith("220"), line, line or result.output.strip()[-200:] or "no answer")
+        ok = result.ok and line.startswith(self.prefix)
+        return Poll(ok, line, line or result.output.strip()[-200:] or "no answer")
+
+
+@dataclass
+class SmtpBannerWait(GreetingWait):
+    """The node's SMTP server greets with 220 on ``port``."""
+
+    port: int = 25
+    prefix: str = "220"
+    what: str = "an SMTP 220 greeting"
 
 
 @dataclass

@@ -10,11 +10,10 @@ to their configuration (:meth:`Dovecot.with_mailbox_server`) and readiness
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import ClassVar
 
 from harness.core.container import NodeContainer
-from harness.core.waits import Poll, Wait
+from harness.core.waits import GreetingWait, Wait
 from harness.kinds.base import MailboxServer
 from harness.kinds.dovecot import render, settings
 from harness.render.common import NodeConfig
@@ -26,23 +25,10 @@ from harness.scenario.source import PathT
 GREETINGS = {"pop3": "+OK", "imap": "* OK"}
 
 
-@dataclass
-class GreetingWait:
-    """A POP3 or IMAP server greets on ``port`` (checked from inside the node)."""
-
-    protocol: str
-    port: int
-
-    @property
-    def description(self) -> str:
-        return f"the {self.protocol.upper()} greeting ({GREETINGS[self.protocol]}) on port {self.port}"
-
-    def check(self, container: NodeContainer) -> Poll[str]:
-        script = f'exec 3<>/dev/tcp/127.0.0.1/{self.port} && read -t 3 line <&3 && echo "$line"'
-        result = container.exec(["bash", "-c", script])
-        line = result.output.strip()
-        ok = result.ok and line.startswith(GREETINGS[self.protocol])
-        return Poll(ok, line, line or result.output.strip()[-200:] or "no answer")
+def greeting_wait(protocol: str, port: int) -> GreetingWait:
+    """The POP3 or IMAP server greets on ``port`` with its protocol's greeting."""
+    prefix = GREETINGS[protocol]
+    return GreetingWait(port, prefix, f"the {protocol.upper()} greeting ({prefix})")
 
 
 class Dovecot(MailboxServer):
@@ -70,4 +56,4 @@ class Dovecot(MailboxServer):
     def mailbox_waits(self, node: Node) -> list[Wait]:
         if node.mailbox_server is None:
             return []
-        return [GreetingWait(p, self.mailbox_port(p)) for p in node.mailbox_server.protocols]
+        return [greeting_wait(p, self.mailbox_port(p)) for p in node.mailbox_server.protocols]

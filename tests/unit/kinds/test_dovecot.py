@@ -13,7 +13,7 @@ import pytest
 from harness.agent import mail_fetch
 from harness.core.container import ExecResult
 from harness.kinds import MailboxServer, capability, kind_of, names_with
-from harness.kinds.dovecot import GreetingWait
+from harness.kinds.dovecot import greeting_wait
 from harness.kinds.dovecot.render import CONF_PATH, USERS_FILE, conf_path
 from harness.scenario.loader import load_scenario_text
 from harness.scenario.model import MailboxService, Scenario
@@ -104,7 +104,8 @@ class Exec:
 
 
 def test_the_greeting_wait_wants_the_protocols_own_greeting() -> None:
-    pop3, imap = GreetingWait("pop3", 110), GreetingWait("imap", 143)
+    pop3, imap = greeting_wait("pop3", 110), greeting_wait("imap", 143)
+    assert pop3.description == "the POP3 greeting (+OK) on port 110"
     assert pop3.check(Exec(0, "+OK Dovecot ready.\n")).done  # type: ignore[arg-type]
     assert not imap.check(Exec(0, "+OK Dovecot ready.\n")).done  # type: ignore[arg-type]
     assert imap.check(Exec(0, "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\n")).done  # type: ignore[arg-type]
