@@ -5,15 +5,19 @@ Self-contained on purpose: it imports nothing from the harness.
 
 Per accepted message one JSON line is appended to the captures file: peer address, port,
 HELO name, AUTH identity and mechanism, TLS (mode none/starttls/implicit, protocol version and
-cipher), MAIL FROM, every RCPT, the raw message and the time. Every command and reply is
-written to the session log, the sink's equivalent of a mail log.
+cipher), MAIL FROM, every RCPT, the raw message, the time, and the receiving side's SPF, DKIM and DMARC
+verdicts with the Authentication-Results text (``authcheck.py``), reached before the 250 to
+DATA as a receiver's are. Every command and reply is written to the session log, the sink's
+equivalent of a mail log.
 
 Configuration (JSON): {"hostname", "ports", "captures", "log", "auth": {"required",
 "mechanisms", "users": {login: password}, "require_tls"} | null, "replies": [{"command",
 "code", "text", "match"}], "starttls": {"cert", "key"} | null, "implicit_tls": {"ports",
-"cert", "key"} | null}. A port in ``implicit_tls.ports`` speaks TLS from the first byte
-(SMTPS, port 465): asyncio's server wraps each connection before aiosmtpd sees it, STARTTLS
-is not offered there and AUTH counts as encrypted.
+"cert", "key"} | null, "authentication": {"nameservers": [address], "port"} | null}. With
+``authentication``, every message is checked against those DNS servers only. A port in
+``implicit_tls.ports`` speaks TLS from the first byte (SMTPS, port 465): asyncio's server
+wraps each connection before aiosmtpd sees it, STARTTLS is not offered there and AUTH counts
+as encrypted.
 
 AUTH: aiosmtpd's own PLAIN and LOGIN, checked by the authenticator; CRAM-MD5 (RFC 2195) is
 the handler's ``auth_CRAM__MD5``, aiosmtpd's hook for mechanisms of one's own. The mechanisms
@@ -40,6 +44,16 @@ import weakref
 from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+
+AUTHCHECK_MISSING = ""
+try:  # the receiving side's SPF, DKIM and DMARC checks (python3-spf, -dkim, -authheaders)
+    if __package__:
+        from . import authcheck
+    else:
+        import authcheck  # type: ignore[no-redef,import-not-found]
+except ImportError as missing:  # pragma: no cover - an image without the libraries
+    authcheck = None  # type: ignore[assignment]
+    AUTHCHECK_MISSING = str(missing)
 
 ALL_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
 
@@ -100,6 +114,7 @@ class CaptureHandler:
         self.port = port
         self.implicit_tls = implicit_tls
         self.users: dict[str, str] = dict((config.get("auth") or {}).get("users") or {})
+        self.authentication = config.get("authentication")
         self.session_mechanisms: dict[int, str] = {}
 
     def authenticated(self, session: Session, mechanism: str, login: str, ok: bool) -> None:
@@ -213,6 +228,7 @@ class CaptureHandler:
             "message_id": message_id,
             "raw": base64.b64encode(raw).decode("ascii"),
         }
+        record["authentication"] = await self.authenticate(server, record, raw)
         self.recorder.capture(record)
         reply = "250 2.0.0 Message captured"
         self.recorder.log(
@@ -222,6 +238,31 @@ class CaptureHandler:
             + f" -> {reply}",
         )
         return reply
+
+    async def authenticate(self, server: SMTP, record: dict[str, Any], raw: bytes) -> dict[str, Any] | None:
+        """SPF, DKIM and DMARC verdicts, as a receiver checks them before it answers DATA
+        (in a worker thread: the DNS questions do not hold up other sessions)."""
+        if not self.authentication:
+            return None
+        if authcheck is None:
+            return {"error": f"not checked: {AUTHCHECK_MISSING}"}
+        loop = asyncio.get_running_loop()
+        try:
+            verdicts: dict[str, Any] = await loop.run_in_executor(
+                None,
+                authcheck.evaluate,
+                raw,
+                record["peer"],
+                record["helo"] or "",
+                record["mail_from"] or "",
+                server.hostname,
+            )
+        except Exception as exc:  # a verdict that cannot be reached is recorded, not fatal
+            verdicts = {"error": f"{type(exc).__name__}: {exc}"}
+        self.recorder.log(
+            record["peer"], verdicts.get("authentication_results") or f"authentication: {verdicts['error']}"
+        )
+        return verdicts
 
     def tls_of(self, server: SMTP, session: Session) -> dict[str, Any]:
         """How the session is encrypted: 'implicit' (an SMTPS port), 'starttls' or 'none',
@@ -298,6 +339,8 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int, implicit
 
 async def serve(config: dict[str, Any], host: str = "0.0.0.0") -> list[asyncio.AbstractServer]:
     recorder = Recorder(config["captures"], config["log"])
+    if config.get("authentication") and authcheck is not None:
+        authcheck.use_nameservers(config["authentication"]["nameservers"], config["authentication"].get("port", 53))
     servers: list[asyncio.AbstractServer] = []
     loop = asyncio.get_running_loop()
     implicit = config.get("implicit_tls") or {}
@@ -321,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     # AUTH without TLS is what the sink is for; aiosmtpd's warnings about it are noise.
     warnings.filterwarnings("ignore", category=UserWarning, module="aiosmtpd")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="aiosmtpd")
+    # pyspf asks DNS with dnspython's older query(); dnspython says so on every question.
+    warnings.filterwarnings("ignore", "please use dns.resolver.resolve", DeprecationWarning)
     with open(args.config, encoding="utf-8") as fh:
         config = json.load(fh)
 

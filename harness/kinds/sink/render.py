@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from harness.kinds.sink.settings import SinkSettings
-from harness.render.common import NodeConfig, resolv_conf, start_prelude
+from harness.render.common import NodeConfig, dns_address_for, resolv_conf, start_prelude
 from harness.scenario.model import Node, Scenario
 
 CONFIG_PATH = "/etc/harness/sink.json"
@@ -20,8 +20,13 @@ KEY = "/etc/harness/sink.key"
 AGENT = "/opt/harness/agent"
 
 
-def sink_config(node: Node, config: SinkSettings) -> dict[str, object]:
+def sink_config(scenario: Scenario, node: Node, config: SinkSettings) -> dict[str, object]:
+    server = scenario.dns_node
+    # SPF, DKIM and DMARC are asked of the topology's DNS only; with none, of the node's own
+    # loopback, where nothing answers: every verdict that needs DNS is then a temperror.
+    nameserver = dns_address_for(scenario, node, server) if server is not None else "127.0.0.1"
     return {
+        "authentication": {"nameservers": [nameserver]},
         "hostname": node.hostname,
         "ports": list(config.ports),
         "starttls": {"cert": CERT, "key": KEY} if config.starttls else None,
@@ -51,7 +56,7 @@ def render(scenario: Scenario, node: Node, config: SinkSettings) -> NodeConfig:
     client = render_client(scenario, node)
     files = (
         *client.files,
-        (CONFIG_PATH, json.dumps(sink_config(node, config), indent=2, sort_keys=True) + "\n", 0o644),
+        (CONFIG_PATH, json.dumps(sink_config(scenario, node, config), indent=2, sort_keys=True) + "\n", 0o644),
     )
     start = client.start
     if config.starttls or config.implicit_tls:

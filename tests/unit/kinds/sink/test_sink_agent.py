@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakedns import Zone, serving
 from kindtests import LOOPBACK, free_port
 
 from harness.agent import smtp_send
@@ -82,6 +83,7 @@ class SinkFactory:
         auth: dict[str, Any] | None = None,
         starttls: dict[str, str] | None = None,
         implicit_tls: dict[str, str] | None = None,
+        authentication: dict[str, Any] | None = None,
     ) -> RunningSink:
         port = free_port()
         folder = self.tmp_path / f"sink-{port}"
@@ -97,6 +99,7 @@ class SinkFactory:
             "starttls": starttls,
             # the sink's one port speaks SMTPS
             "implicit_tls": {"ports": [port], **implicit_tls} if implicit_tls else None,
+            "authentication": authentication,
         }
         loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -208,6 +211,29 @@ def test_an_accepted_message_is_captured_with_its_envelope(start_sink: SinkFacto
     assert base64.b64decode(capture["raw"]) == MESSAGE
     assert capture["auth_user"] is None and capture["auth_mechanism"] is None
     assert isinstance(capture["time"], float)
+    assert capture["authentication"] is None  # not asked for: no DNS question at all
+
+
+def test_with_authentication_every_capture_carries_spf_dkim_and_dmarc_verdicts(start_sink: SinkFactory) -> None:
+    zone: Zone = {
+        ("example.test", "TXT"): ["v=spf1 ip4:127.0.0.0/8 -all"],
+        ("_dmarc.example.test", "TXT"): ["v=DMARC1; p=quarantine"],
+    }
+    with serving(zone) as dns_port:
+        sink = start_sink(authentication={"nameservers": [LOOPBACK], "port": dns_port})
+        assert send_mail(sink)["error"] is None
+        assert send_mail(sink, mail_from="alice@elsewhere.test")["error"] is None
+    first, second = sink.get_captures()
+    assert first["authentication"]["spf"]["result"] == "pass"
+    assert first["authentication"]["dkim"] == []
+    assert first["authentication"]["dmarc"]["result"] == "pass"
+    assert first["authentication"]["authentication_results"] == (
+        "Authentication-Results: mx.remote.test; spf=pass smtp.mailfrom=example.test; dkim=none; "
+        "dmarc=pass header.from=example.test policy.dmarc=quarantine"
+    )
+    assert second["authentication"]["spf"]["result"] == "none"
+    assert second["authentication"]["dmarc"]["result"] == "fail"
+    assert first["authentication"]["authentication_results"] in sink.get_log()
 
 
 def test_the_session_log_records_every_command(start_sink: SinkFactory) -> None:
