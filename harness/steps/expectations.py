@@ -20,6 +20,10 @@ from harness.topology.sending import Sent
 STAGES = ("connect", "helo", "starttls", "auth", "mail", "rcpt", "data")
 CAPTURE_TLS_MODES = ("none", "starttls", "implicit")
 STATUSES = ("sent", "deferred", "bounced", "expired")
+# The result words of RFC 8601's registry for each method (what the sink's checks give).
+SPF_RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
+DKIM_RESULTS = ("pass", "fail", "policy", "neutral", "none", "temperror", "permerror")
+DMARC_RESULTS = ("pass", "fail", "none", "temperror", "permerror")
 NOT_CAPTURED_WITHIN = 5.0
 SETTLE = 0.5
 RELAY_WITHIN = 10.0
@@ -112,6 +116,20 @@ class ExpectCaptured(StepSpec):
     tls_mode: str | None = key(
         "how the session was encrypted: `none`, `starttls` or `implicit` (SMTPS)", choices=CAPTURE_TLS_MODES
     )
+    spf: str | None = key("the sink's SPF verdict (client address, HELO, MAIL FROM)", choices=SPF_RESULTS)
+    spf_reason: str | None = key("a pattern the SPF verdict's reason must match", "regex")
+    dkim: str | None = key(
+        "the sink's DKIM verdict: `none` without a signature; else the first passing signature's, "
+        "or the first signature's (with `dkim_domain`: that domain's signature's)",
+        choices=DKIM_RESULTS,
+    )
+    dkim_domain: str | None = key("the signing domain (d=) whose signature `dkim` is about")
+    dkim_reason: str | None = key("a pattern the DKIM verdict's reason must match", "regex")
+    dmarc: str | None = key("the sink's DMARC verdict for the From domain", choices=DMARC_RESULTS)
+    dmarc_reason: str | None = key("a pattern the DMARC verdict's reason must match", "regex")
+    authentication_results: str | None = key(
+        "a pattern the Authentication-Results header the sink would add must match", "regex"
+    )
     count: int = key("how many captures of the message (default 1)", "int", default=1)
     settle: float = key(
         f"how long to watch for a copy more after the last expected one (default {SETTLE:g})",
@@ -158,10 +176,29 @@ class ExpectCaptured(StepSpec):
         if first.get("tls"):
             auth += " tls" + (f"={first['tls_mode']}" if first.get("tls_mode") else "")
             auth += f" {first['tls_version']}" if first.get("tls_version") else ""
+        if self.checks_authentication:
+            auth += "; " + (first.get("authentication") or {}).get("authentication_results", "")
         return f"captured at {self.at} from {peer} <{first['mail_from']}> -> {', '.join(first['rcpt_to'])}{auth}"
+
+    def validate(self, checks: Checks) -> None:
+        if self.dkim_domain is not None and self.dkim is None:
+            checks.fail("dkim_domain", "'dkim_domain' names the signature whose verdict 'dkim' gives", "add 'dkim:'")
+        for verdict, reason in (("spf", self.spf_reason), ("dkim", self.dkim_reason), ("dmarc", self.dmarc_reason)):
+            if reason is not None and getattr(self, verdict) is None:
+                checks.fail(
+                    f"{verdict}_reason",
+                    f"'{verdict}_reason' is the reason of a {verdict.upper()} verdict that is not expected",
+                    f"add '{verdict}:' (the verdict)",
+                )
+
+    @property
+    def checks_authentication(self) -> bool:
+        return any(v is not None for v in (self.spf, self.dkim, self.dmarc, self.authentication_results))
 
     def problems(self, topo: TopologyView, capture: dict[str, Any]) -> list[str]:
         problems = []
+        if self.checks_authentication:
+            problems.extend(self.authentication_problems(capture))
         if self.rcpt is not None and sorted(capture["rcpt_to"]) != sorted(self.rcpt):
             problems.append(f"recipients {capture['rcpt_to']} != {list(self.rcpt)}")
         if self.mail_from is not None and capture["mail_from"] != self.mail_from:
@@ -180,6 +217,54 @@ class ExpectCaptured(StepSpec):
         if self.tls_mode is not None and mode != self.tls_mode:
             problems.append(f"TLS mode {mode}, not {self.tls_mode}")
         return problems
+
+    def authentication_problems(self, capture: dict[str, Any]) -> list[str]:
+        checked = capture.get("authentication")
+        if not checked or "error" in checked:
+            why = checked["error"] if checked else "the sink was not asked to (an older sink)"
+            return [f"the sink has no SPF/DKIM/DMARC verdicts: {why}"]
+        problems = []
+        spf = checked["spf"]
+        problems += _verdict_problems("SPF", spf, self.spf, self.spf_reason)
+        if self.dkim is not None:
+            signatures = checked["dkim"]
+            if self.dkim_domain is not None:
+                signatures = [d for d in signatures if d["domain"] == self.dkim_domain.lower()]
+            verdict = dkim_verdict(signatures)
+            if self.dkim_domain is not None and not signatures and self.dkim != "none":
+                problems.append(
+                    f"no DKIM signature of {self.dkim_domain} (signatures: "
+                    + (", ".join(f"d={d['domain']} s={d['selector']}" for d in checked["dkim"]) or "none")
+                    + ")"
+                )
+            else:
+                problems += _verdict_problems("DKIM", verdict, self.dkim, self.dkim_reason)
+        problems += _verdict_problems("DMARC", checked["dmarc"], self.dmarc, self.dmarc_reason)
+        header = checked.get("authentication_results", "")
+        if self.authentication_results is not None and not re.search(self.authentication_results, header):
+            problems.append(f"{header!r} does not match /{self.authentication_results}/")
+        if problems:
+            problems.append(header)
+        return problems
+
+
+def dkim_verdict(signatures: list[dict[str, Any]]) -> dict[str, Any]:
+    """One DKIM verdict of a message's signatures: the first that passes, else the first;
+    ``none`` without a signature."""
+    if not signatures:
+        return {"result": "none", "reason": "no DKIM signature"}
+    return next((d for d in signatures if d["result"] == "pass"), signatures[0])
+
+
+def _verdict_problems(method: str, verdict: dict[str, Any], result: str | None, reason: str | None) -> list[str]:
+    if result is None:
+        return []
+    where = f" (d={verdict['domain']})" if verdict.get("domain") and method == "DKIM" else ""
+    if verdict["result"] != result:
+        return [f"{method} {verdict['result']}{where}, not {result}: {verdict['reason']}"]
+    if reason is not None and not re.search(reason, verdict["reason"]):
+        return [f"the {method} reason {verdict['reason']!r} does not match /{reason}/"]
+    return []
 
 
 @STEPS.register

@@ -244,10 +244,32 @@ BAD_CASES += [
         "'expect_fetched' needs 'message:' or 'count:' (or both)",
     ),
     ("duplicate_fetch_id.yaml", 14, "steps[1].fetch.id", "fetch id 'f1' is used by an earlier fetch"),
+    # mail authentication verdicts at the sink
+    (
+        "captured_unknown_spf_verdict.yaml",
+        8,
+        "steps[1].expect_captured.spf",
+        "'passed' is not one of pass, fail, softfail, neutral, none, temperror, permerror",
+    ),
+    (
+        "captured_dkim_domain_without_dkim.yaml",
+        11,
+        "steps[1].expect_captured.dkim_domain",
+        "'dkim_domain' names the signature whose verdict 'dkim' gives",
+    ),
+    (
+        "captured_dmarc_reason_without_dmarc.yaml",
+        12,
+        "steps[1].expect_captured.dmarc_reason",
+        "'dmarc_reason' is the reason of a DMARC verdict that is not expected",
+    ),
 ]
 
 # Where the loader must also say how to fix it: file -> the fix text.
 FIXES = {
+    "captured_unknown_spf_verdict.yaml": "did you mean 'pass'?",
+    "captured_dkim_domain_without_dkim.yaml": "add 'dkim:'",
+    "captured_dmarc_reason_without_dmarc.yaml": "add 'dmarc:' (the verdict)",
     "unknown_top_key.yaml": "did you mean 'nodes'?",
     "unknown_kind.yaml": "did you mean 'postfix'?",
     "unknown_network.yaml": "did you mean 'lan'?",

@@ -301,6 +301,83 @@ def test_expect_captured_names_the_tls_mode_and_version(sent: FakeTopology) -> N
     assert ExpectCaptured(at="mx", message="m1", settle=0, tls=True).run(sent).endswith(" tls=implicit TLSv1.3")
 
 
+def verdicts(spf: str = "none", dkim: list[dict[str, str]] | None = None, dmarc: str = "none") -> dict[str, Any]:
+    """The sink's ``authentication`` record of a capture (harness/agent/authcheck.py)."""
+    signatures = dkim or []
+    return {
+        "spf": {"result": spf, "reason": f"spf reason {spf}", "domain": "example.test", "identity": "mailfrom"},
+        "dkim": signatures,
+        "dmarc": {
+            "result": dmarc,
+            "reason": f"dmarc reason {dmarc}",
+            "from_domain": "example.test",
+            "policy": "reject",
+        },
+        "authentication_results": f"Authentication-Results: mx; spf={spf} smtp.mailfrom=example.test; dmarc={dmarc}",
+    }
+
+
+def signature(domain: str, result: str, reason: str = "") -> dict[str, str]:
+    return {"domain": domain, "selector": "s1", "identity": "@" + domain, "result": result, "reason": reason or result}
+
+
+def test_expect_captured_checks_spf_and_dmarc_verdicts_with_their_reasons(sent: FakeTopology) -> None:
+    sent.node("mx").script_captures([sent.capture("m1", authentication=verdicts(spf="pass", dmarc="fail"))])
+    step = ExpectCaptured(at="mx", message="m1", settle=0, spf="pass", spf_reason="reason pass", dmarc="fail")
+    assert step.run(sent).endswith("; Authentication-Results: mx; spf=pass smtp.mailfrom=example.test; dmarc=fail")
+    header = "Authentication-Results: mx; spf=pass smtp.mailfrom=example.test; dmarc=fail"
+    assert fails(ExpectCaptured(at="mx", message="m1", settle=0, spf="none"), sent) == (
+        f"mx captured 'm1', but: SPF pass, not none: spf reason pass; {header}"
+    )
+    assert fails(ExpectCaptured(at="mx", message="m1", settle=0, dmarc="fail", dmarc_reason="aligned"), sent) == (
+        f"mx captured 'm1', but: the DMARC reason 'dmarc reason fail' does not match /aligned/; {header}"
+    )
+    step = ExpectCaptured(at="mx", message="m1", settle=0, authentication_results="spf=none")
+    assert fails(step, sent) == f"mx captured 'm1', but: {header!r} does not match /spf=none/; {header}"
+
+
+def test_expect_captured_dkim_is_the_first_passing_signature_or_the_named_domains(sent: FakeTopology) -> None:
+    signatures = [signature("relay.test", "pass"), signature("example.test", "fail", "body hash mismatch")]
+    sent.node("mx").script_captures([sent.capture("m1", authentication=verdicts(dkim=signatures))])
+    assert "captured at mx" in ExpectCaptured(at="mx", message="m1", settle=0, dkim="pass").run(sent)
+    step = ExpectCaptured(
+        at="mx", message="m1", settle=0, dkim="fail", dkim_domain="example.test", dkim_reason="body hash"
+    )
+    assert "captured at mx" in step.run(sent)
+    assert fails(
+        ExpectCaptured(at="mx", message="m1", settle=0, dkim="pass", dkim_domain="example.test"), sent
+    ).startswith("mx captured 'm1', but: DKIM fail (d=example.test), not pass: body hash mismatch; ")
+    assert fails(
+        ExpectCaptured(at="mx", message="m1", settle=0, dkim="pass", dkim_domain="other.test"), sent
+    ).startswith(
+        "mx captured 'm1', but: no DKIM signature of other.test (signatures: d=relay.test s=s1, d=example.test s=s1); "
+    )
+
+
+def test_expect_captured_dkim_none_without_a_signature(sent: FakeTopology) -> None:
+    sent.node("mx").script_captures([sent.capture("m1", authentication=verdicts())])
+    assert "captured at mx" in ExpectCaptured(at="mx", message="m1", settle=0, dkim="none").run(sent)
+    assert fails(ExpectCaptured(at="mx", message="m1", settle=0, dkim="pass"), sent).startswith(
+        "mx captured 'm1', but: DKIM none, not pass: no DKIM signature; "
+    )
+
+
+@pytest.mark.parametrize(
+    ("authentication", "why"),
+    [
+        (None, "the sink was not asked to (an older sink)"),
+        ({"error": "not checked: No module named 'spf'"}, "not checked: No module named 'spf'"),
+    ],
+)
+def test_expect_captured_verdicts_of_a_sink_that_checked_nothing_fail(
+    sent: FakeTopology, authentication: dict[str, str] | None, why: str
+) -> None:
+    sent.node("mx").script_captures([sent.capture("m1", authentication=authentication)])
+    assert fails(ExpectCaptured(at="mx", message="m1", settle=0, spf="none"), sent) == (
+        f"mx captured 'm1', but: the sink has no SPF/DKIM/DMARC verdicts: {why}"
+    )
+
+
 # ---- expect_not_captured ---------------------------------------------------------------------
 def test_expect_not_captured_watches_every_sink(sent: FakeTopology) -> None:
     assert ExpectNotCaptured(message="m1", within=QUICK).run(sent) == "no capture at mx, mx2 in 0 s"

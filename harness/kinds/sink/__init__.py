@@ -130,6 +130,11 @@ class SinkKind(AgentImage, Kind[SinkSettings], CaptureSink, SmtpClient):
         for c in captures:
             auth = f" auth={c['auth_user']}/{c['auth_mechanism']}" if c.get("auth_user") else ""
             lines.append(f"  {c['message_id']} from {c['peer']} <{c['mail_from']}> -> {c['rcpt_to']}{auth}")
+            checked = c.get("authentication") or {}
+            if checked:
+                lines.append(
+                    "    " + (checked.get("authentication_results") or f"authentication: {checked.get('error')}")
+                )
         return lines
 
 
