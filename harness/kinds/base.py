@@ -298,3 +298,7 @@ class DkimSigner:
         """The TXT records of the node's public key (read from the configured node), one
         per signing domain: what the topology's DNS must serve before the MTA starts."""
         raise NotImplementedError
+
+    def dkim_version(self, container: NodeContainer) -> str:
+        """The signer's name and version, as the node reports it."""
+        raise NotImplementedError

@@ -330,18 +330,19 @@ class _Loader(Reader):
             for i, domain in enumerate(node.dkim.domains):
                 where: PathT = (*path, "sign", i) if node.dkim.sign else (*path, "domain")
                 name = node.dkim.record_name(domain)
+                shown = name.rstrip(".")
                 zone = _zone_of(dns, name)
                 if zone is None:
                     self.src.fail(
                         where,
-                        f"no zone in dns.zones holds {domain}: the key's TXT record {name} could not be published",
+                        f"no zone in dns.zones holds {domain}: the key's TXT record {shown} could not be published",
                         f"add '{domain}: []' (or a parent domain) under dns.zones",
                     )
                 for record in zone.records:
                     if _absolute_in(record.owner, zone.origin) == name.lower() and record.rtype == "TXT":
                         self.src.fail(
                             where,
-                            f"zone {zone.origin} already has a TXT record at {name}",
+                            f"zone {zone.origin} already has a TXT record at {shown}",
                             f"leave it out: the harness publishes the key node '{node.name}' makes when it starts",
                         )
 

@@ -150,6 +150,9 @@ class NodeHandle:
         server = capability(self.node, MailboxServer)
         if server is not None and self.node.mailbox_server is not None:
             self.version += ", " + self._probe("mailbox version", lambda: server.mailbox_version(self.container))
+        signer = capability(self.node, DkimSigner)
+        if signer is not None and self.node.dkim is not None:
+            self.version += ", " + self._probe("dkim version", lambda: signer.dkim_version(self.container))
         self.timings["configure"] = time.monotonic() - started
 
     def records_to_publish(self) -> tuple[Record, ...]:

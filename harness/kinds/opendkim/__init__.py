@@ -10,6 +10,7 @@ the topology publishes in its DNS before the MTA starts."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from harness.core.container import NodeContainer
@@ -41,3 +42,8 @@ class OpenDkim(DkimSigner):
         if node.dkim is None:
             return ()
         return render.records(node.dkim, container.read_file(render.record_file(node.dkim)))
+
+    def dkim_version(self, container: NodeContainer) -> str:
+        output = container.exec(["opendkim", "-V"]).output
+        match = re.search(r"OpenDKIM Filter v(\S+)", output)
+        return "OpenDKIM " + (match.group(1) if match else output.strip()[:40])

@@ -51,7 +51,10 @@ def parse(r: Reader, path: PathT) -> DkimSigning:
         raw, path, "canonicalization", lambda p: r.string(p, "canonicalization"), DKIM_CANONICALIZATIONS[0]
     )
     if canon not in DKIM_CANONICALIZATIONS:
-        r.fail(
-            (*path, "canonicalization"), f"unknown canonicalization '{canon}'", suggest(canon, DKIM_CANONICALIZATIONS)
+        fix = (
+            suggest(canon, DKIM_CANONICALIZATIONS)
+            if "/" in canon
+            else "give header/body: " + ", ".join(DKIM_CANONICALIZATIONS) + " (the first is Debian's default)"
         )
+        r.fail((*path, "canonicalization"), f"unknown canonicalization '{canon}'", fix)
     return DkimSigning(domain=domain, selector=selector, sign=sign, bits=bits, canonicalization=canon)
