@@ -72,7 +72,12 @@ def setup(dkim: DkimSigning) -> tuple[Command, ...]:
         "-D",
         KEY_DIR,
     )
+    check = (
+        "for t in opendkim opendkim-genkey busybox; do command -v $t >/dev/null || missing=\"$missing $t\"; done; "
+        '[ -z "$missing" ] || { echo "the image lacks:$missing (Debian: opendkim, opendkim-tools, busybox)"; exit 1; }'
+    )
     return (
+        Command("check the image has OpenDKIM", ("sh", "-c", check)),
         Command(f"make the DKIM key ({dkim.bits} bits, selector {dkim.selector})", genkey),
         Command("let OpenDKIM read its key", ("chown", "opendkim:opendkim", key_file(dkim), record_file(dkim))),
         Command("opendkim -n (OpenDKIM judges its configuration)", ("opendkim", "-n", "-x", CONF_PATH)),
