@@ -73,7 +73,7 @@ def setup(dkim: DkimSigning) -> tuple[Command, ...]:
         KEY_DIR,
     )
     check = (
-        "for t in opendkim opendkim-genkey busybox; do command -v $t >/dev/null || missing=\"$missing $t\"; done; "
+        'for t in opendkim opendkim-genkey busybox; do command -v $t >/dev/null || missing="$missing $t"; done; '
         '[ -z "$missing" ] || { echo "the image lacks:$missing (Debian: opendkim, opendkim-tools, busybox)"; exit 1; }'
     )
     return (
