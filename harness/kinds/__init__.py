@@ -7,7 +7,16 @@ from typing import Any, TypeVar
 
 from harness.errors import HarnessError
 from harness.kinds import bind, client, postfix, sendmail, sink
-from harness.kinds.base import AddressTester, CaptureSink, DnsServer, Kind, MailboxServer, Mta, SmtpClient
+from harness.kinds.base import (
+    AddressTester,
+    CaptureSink,
+    DkimSigner,
+    DnsServer,
+    Kind,
+    MailboxServer,
+    Mta,
+    SmtpClient,
+)
 from harness.scenario.model import Node
 
 KINDS: dict[str, Kind[Any]] = {
@@ -27,6 +36,7 @@ __all__ = [
     "KINDS",
     "AddressTester",
     "CaptureSink",
+    "DkimSigner",
     "DnsServer",
     "Kind",
     "MailboxServer",

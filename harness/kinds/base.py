@@ -13,6 +13,8 @@ for a capability with ``isinstance``:
 - :class:`AddressTester` runs the MTA's own address test: where it routes an address.
 - :class:`MailboxServer` serves its local users' mailboxes over POP3 and IMAP, when a node
   asks for it (the node key ``mailbox_server``).
+- :class:`DkimSigner` signs the mail its MTA sends with DKIM, when a node asks for it (the
+  node key ``dkim``), and hands the harness the DNS records of its public key.
 
 A new kind subclasses :class:`Kind` (and the capabilities it has) and is listed once in
 ``harness/kinds/__init__.py``.
@@ -30,7 +32,7 @@ from harness.errors import HarnessError
 from harness.observe.logs import Delivery, LogLine
 from harness.observe.queue import QueueEntry
 from harness.render.common import HOSTS_COMMAND, HOSTS_FILE, NodeConfig, hosts_file
-from harness.scenario.model import KindSettings, MailboxService, Node, Scenario
+from harness.scenario.model import DkimSigning, KindSettings, MailboxService, Node, Record, Scenario
 
 if TYPE_CHECKING:
     from harness.scenario.reader import Reader
@@ -225,6 +227,11 @@ class SmtpClient:
 class DnsServer:
     """Capability: serves the topology's zones; every other node resolves through it."""
 
+    def publish(self, container: NodeContainer, scenario: Scenario, records: tuple[Record, ...]) -> None:
+        """Add records (absolute owners, each inside one of the scenario's zones) to the
+        running server's zones, and return once it serves them."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class AddressTest:
@@ -273,4 +280,25 @@ class MailboxServer:
 
     def mailbox_version(self, container: NodeContainer) -> str:
         """The mailbox server's name and version, as the node reports it."""
+        raise NotImplementedError
+
+
+class DkimSigner:
+    """Capability: signs the mail the node's MTA sends with DKIM, for the domains and
+    selector of the node's ``dkim:`` key, with a key made in the node when it is
+    configured. A node without that key signs nothing."""
+
+    # The node key that asks for it.
+    dkim_key: ClassVar[str] = "dkim"
+
+    def parse_dkim(self, reader: Reader, path: PathT) -> DkimSigning:
+        raise NotImplementedError
+
+    def dkim_records(self, container: NodeContainer, node: Node) -> tuple[Record, ...]:
+        """The TXT records of the node's public key (read from the configured node), one
+        per signing domain: what the topology's DNS must serve before the MTA starts."""
+        raise NotImplementedError
+
+    def dkim_version(self, container: NodeContainer) -> str:
+        """The signer's name and version, as the node reports it."""
         raise NotImplementedError

@@ -17,7 +17,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from harness.kinds import KINDS, DnsServer, MailboxServer, Mta, SmtpClient, capability, names_with
+from harness.kinds import KINDS, DkimSigner, DnsServer, MailboxServer, Mta, SmtpClient, capability, names_with
 from harness.kinds.base import CaptureSink
 from harness.scenario.files import read_files
 from harness.scenario.model import (
@@ -46,6 +46,7 @@ RECORD_TYPES = ("A", "AAAA", "MX", "CNAME", "PTR", "TXT", "NS", "SRV")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
 HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 MAILBOX_KEY = MailboxServer.mailbox_key
+DKIM_KEY = DkimSigner.dkim_key
 # Docker's default bridge and address pools: a topology subnet inside them could clash.
 RESERVED_NETS = (ipaddress.ip_network("172.17.0.0/16"),)
 
@@ -63,7 +64,7 @@ def load_scenario_text(text: str, name: str = "<scenario>") -> Scenario:
 
 def node_keys() -> tuple[str, ...]:
     """The keys a node may have: the generic ones and every kind's settings key."""
-    return GENERIC_NODE_KEYS + tuple(k.settings_key for k in KINDS.values() if k.settings_key) + (MAILBOX_KEY,)
+    return GENERIC_NODE_KEYS + tuple(k.settings_key for k in KINDS.values() if k.settings_key) + (MAILBOX_KEY, DKIM_KEY)
 
 
 class _Loader(Reader):
@@ -90,6 +91,7 @@ class _Loader(Reader):
         networks = self.networks(top)
         nodes = self.nodes(top, networks)
         dns = self.dns(top, nodes)
+        self.dkim_zones(nodes, dns)
         steps = self.steps(top, nodes, networks)
         return Scenario(
             name=name,
@@ -211,6 +213,15 @@ class _Loader(Reader):
                     f"POP3/IMAP mailbox servers are {names_with(MailboxServer)} nodes",
                 )
             mailbox = node_kind.parse_mailbox_server(self, (*path, MAILBOX_KEY), users)
+        dkim = None
+        if body.get(DKIM_KEY) is not None:
+            if not isinstance(node_kind, DkimSigner):
+                self.src.fail(
+                    (*path, DKIM_KEY),
+                    f"node '{name}' is of kind {kind}, which cannot sign with DKIM",
+                    f"DKIM signers are {names_with(DkimSigner)} nodes",
+                )
+            dkim = node_kind.parse_dkim(self, (*path, DKIM_KEY))
         key = node_kind.settings_key
         settings = (
             node_kind.parse_settings(self, (*path, key))
@@ -227,6 +238,7 @@ class _Loader(Reader):
             hosts=self.optional(body, path, "hosts", self.hosts_entries, ()),
             image=self.optional(body, path, "image", lambda p: self.string(p, "image"), None),
             mailbox_server=mailbox,
+            dkim=dkim,
             files=self.optional(body, path, "files", lambda p: read_files(self, p, Path(self.src.file).parent), ()),
         )
         node_kind.validate_node(self, path, node)
@@ -301,6 +313,38 @@ class _Loader(Reader):
             used_ips[ip] = name
             result.append(Attachment(net_name, ip))
         return tuple(result)
+
+    def dkim_zones(self, nodes: tuple[Node, ...], dns: Dns | None) -> None:
+        """Every DKIM signer's key can be published: a DNS server, and a zone of the
+        scenario's for each signing domain, where the harness adds SELECTOR._domainkey."""
+        for node in nodes:
+            if node.dkim is None:
+                continue
+            path: PathT = ("nodes", node.name, DKIM_KEY)
+            if dns is None or dns.server is None:
+                self.src.fail(
+                    path,
+                    f"node '{node.name}' signs with DKIM, but the topology has no DNS server to publish its key",
+                    f"add a node of kind {names_with(DnsServer)} and a zone for {node.dkim.domain} under dns.zones",
+                )
+            for i, domain in enumerate(node.dkim.domains):
+                where: PathT = (*path, "sign", i) if node.dkim.sign else (*path, "domain")
+                name = node.dkim.record_name(domain)
+                shown = name.rstrip(".")
+                zone = _zone_of(dns, name)
+                if zone is None:
+                    self.src.fail(
+                        where,
+                        f"no zone in dns.zones holds {domain}: the key's TXT record {shown} could not be published",
+                        f"add '{domain}: []' (or a parent domain) under dns.zones",
+                    )
+                for record in zone.records:
+                    if _absolute_in(record.owner, zone.origin) == name.lower() and record.rtype == "TXT":
+                        self.src.fail(
+                            where,
+                            f"zone {zone.origin} already has a TXT record at {shown}",
+                            f"leave it out: the harness publishes the key node '{node.name}' makes when it starts",
+                        )
 
     # ---- DNS ---------------------------------------------------------------------------------
     def dns(self, top: dict[str, Any], nodes: tuple[Node, ...]) -> Dns | None:
@@ -594,3 +638,19 @@ def _known_type(name: str) -> bool:
     except dns.exception.DNSException:
         return False
     return not dns.rdatatype.is_metatype(rdtype) and name != f"TYPE{int(rdtype)}"
+
+
+def _zone_of(dns: Dns, name: str) -> Zone | None:
+    """The scenario zone (the deepest one) that holds an absolute name."""
+    best: Zone | None = None
+    for zone in dns.zones:
+        if name.lower() == zone.origin or name.lower().endswith("." + zone.origin):
+            if best is None or len(zone.origin) > len(best.origin):
+                best = zone
+    return best
+
+
+def _absolute_in(owner: str, origin: str) -> str:
+    if owner == "@":
+        return origin
+    return owner.lower() if owner.endswith(".") else f"{owner.lower()}.{origin}"

@@ -66,6 +66,32 @@ class MailboxService:
         return tuple(user for user, _ in self.passwords)
 
 
+DKIM_CANONICALIZATIONS = ("relaxed/simple", "relaxed/relaxed", "simple/simple", "simple/relaxed")
+DKIM_BITS = (1024, 2048)
+
+
+@dataclass(frozen=True)
+class DkimSigning:
+    """A node's ``dkim:`` key: its MTA signs outgoing mail with DKIM (by a kind with the
+    DkimSigner capability), with a key made in the node when it is configured; the public
+    key is published in the topology's DNS as ``SELECTOR._domainkey.DOMAIN`` for every
+    signing domain."""
+
+    domain: str
+    selector: str
+    sign: tuple[str, ...] = ()  # the From: domains signed (the key's domain when empty)
+    bits: int = 2048
+    canonicalization: str = "relaxed/simple"
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return self.sign or (self.domain,)
+
+    def record_name(self, domain: str) -> str:
+        """The absolute owner name of the key's TXT record for a signing domain."""
+        return f"{self.selector}._domainkey.{domain}."
+
+
 @dataclass(frozen=True)
 class UserFile:
     """A node's ``files:`` entry: a file of the user's, placed whole into the node (a
@@ -94,6 +120,7 @@ class Node:
     hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     image: str | None = None  # a user-supplied image instead of the built one
     mailbox_server: MailboxService | None = None  # POP3/IMAP access to its local mailboxes
+    dkim: DkimSigning | None = None  # DKIM signing of the mail its MTA sends
     files: tuple[UserFile, ...] = ()  # the user's own files, placed whole (``files:``)
 
     def user_file(self, target: str) -> UserFile | None:

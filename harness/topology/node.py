@@ -11,13 +11,23 @@ from typing import TYPE_CHECKING, Any
 from harness.core.container import ExecResult, NodeContainer
 from harness.core.waits import wait_ready
 from harness.errors import ConfigRejected, ImageLacksTools, StepError
-from harness.kinds import AddressTester, CaptureSink, Kind, MailboxServer, Mta, capability, kind_of
+from harness.kinds import (
+    AddressTester,
+    CaptureSink,
+    DkimSigner,
+    DnsServer,
+    Kind,
+    MailboxServer,
+    Mta,
+    capability,
+    kind_of,
+)
 from harness.kinds.base import AddressTest
 from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
 from harness.render.common import ADD_HOSTS, DROP_DEFAULT_ROUTE, Command, NodeConfig
 from harness.scenario.files import point_at_sources
-from harness.scenario.model import Node, Scenario
+from harness.scenario.model import Node, Record, Scenario
 
 if TYPE_CHECKING:
     from harness.topology.networks import Networks
@@ -140,7 +150,27 @@ class NodeHandle:
         server = capability(self.node, MailboxServer)
         if server is not None and self.node.mailbox_server is not None:
             self.version += ", " + self._probe("mailbox version", lambda: server.mailbox_version(self.container))
+        signer = capability(self.node, DkimSigner)
+        if signer is not None and self.node.dkim is not None:
+            self.version += ", " + self._probe("dkim version", lambda: signer.dkim_version(self.container))
         self.timings["configure"] = time.monotonic() - started
+
+    def records_to_publish(self) -> tuple[Record, ...]:
+        """What the configured node needs the topology's DNS to serve before it starts (a
+        DKIM signer's public key)."""
+        signer = capability(self.node, DkimSigner)
+        if signer is None or self.node.dkim is None:
+            return ()
+        return signer.dkim_records(self.container, self.node)
+
+    def publish(self, scenario: Scenario, records: tuple[Record, ...]) -> None:
+        """Serve the records from this node, a running DNS server, and wait until it does."""
+        server = capability(self.node, DnsServer)
+        if server is None:
+            raise StepError(f"{self.name} is a {self.node.kind} node, not a DNS server")
+        started = time.monotonic()
+        server.publish(self.container, scenario, records)
+        self.timings["publish"] = self.timings.get("publish", 0.0) + time.monotonic() - started
 
     def start_service(self) -> None:
         """Start the node's service the first time, then wait until it is ready."""

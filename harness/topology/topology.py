@@ -204,7 +204,9 @@ class Topology:
     def _configure_and_start(self) -> None:
         """Every node is configured at once (nothing in a node's setup asks DNS); the DNS
         server starts as soon as it is configured, every other node once it is configured
-        and the DNS server answers, as it looks names up from then on."""
+        and the DNS server answers, as it looks names up from then on. What a configured
+        node needs the DNS to serve (a DKIM signer's public key) is published before it
+        starts."""
         handles = list(self.nodes.values())
         dns = [h for h in handles if capability(h.node, DnsServer)]
         dns_up, abort = threading.Event(), threading.Event()
@@ -220,6 +222,9 @@ class Topology:
             while not dns_up.wait(0.05):
                 if abort.is_set() or time.monotonic() > deadline:
                     raise HarnessError(f"{handle.name} not started: the DNS server did not come up")
+            records = handle.records_to_publish()
+            for server in dns if records else []:
+                server.publish(self.scenario, records)
             handle.start_service()
 
         if not dns:

@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.errors import HarnessError, ScenarioError
 from harness.kinds.postfix.settings import PostfixSettings
 from harness.kinds.sendmail.settings import SendmailSettings
 from harness.kinds.sink.settings import SinkSettings
-from harness.scenario.loader import load_scenario, load_scenario_text
-from harness.scenario.model import SUITES
+from harness.scenario.loader import load_scenario, load_scenario_text, node_keys
+from harness.scenario.model import SUITES, DkimSigning
 from harness.steps import STEPS
 from harness.steps.expectations import ExpectLog
 
@@ -265,6 +266,40 @@ BAD_CASES += [
     ),
 ]
 
+# DKIM signers
+BAD_CASES += [
+    ("dkim_unknown_key.yaml", 9, "nodes.pf.dkim.selecter", "unknown key 'selecter' in dkim"),
+    ("dkim_without_domain.yaml", 9, "nodes.pf.dkim", "dkim needs the key 'domain'"),
+    ("dkim_selector_not_label.yaml", 9, "nodes.pf.dkim.selector", "selector 's_1' is not a DNS label"),
+    ("dkim_bits.yaml", 9, "nodes.pf.dkim.bits", "4096 bits is not a key size the harness makes"),
+    ("dkim_unknown_canonicalization.yaml", 9, "nodes.pf.dkim.canonicalization", "unknown canonicalization 'relaxed'"),
+    ("dkim_on_sink.yaml", 8, "nodes.mx.dkim", "node 'mx' is of kind sink, which cannot sign with DKIM"),
+    (
+        "dkim_without_dns.yaml",
+        8,
+        "nodes.pf.dkim",
+        "node 'pf' signs with DKIM, but the topology has no DNS server to publish its key",
+    ),
+    (
+        "dkim_domain_without_zone.yaml",
+        9,
+        "nodes.pf.dkim.domain",
+        "no zone in dns.zones holds branch.test: the key's TXT record s1._domainkey.branch.test could not be published",
+    ),
+    (
+        "dkim_sign_domain_without_zone.yaml",
+        12,
+        "nodes.pf.dkim.sign[1]",
+        "no zone in dns.zones holds shop.test: the key's TXT record s1._domainkey.shop.test could not be published",
+    ),
+    (
+        "dkim_key_record_in_zone.yaml",
+        9,
+        "nodes.pf.dkim.domain",
+        "zone office.test. already has a TXT record at s1._domainkey.office.test",
+    ),
+]
+
 # Where the loader must also say how to fix it: file -> the fix text.
 FIXES = {
     "captured_unknown_spf_verdict.yaml": "did you mean 'pass'?",
@@ -295,6 +330,16 @@ FIXES = {
     "fetch_server_without_mailbox.yaml": "add 'mailbox_server:' to that node, or expect: refused",
     "fetch_protocol_not_served.yaml": "add it to the node's mailbox_server.protocols, or expect: refused",
     "fetched_before_fetch.yaml": "a mailbox must be fetched before it is checked",
+    "dkim_unknown_key.yaml": "did you mean 'selector'?",
+    "dkim_without_domain.yaml": "add 'domain:'",
+    "dkim_selector_not_label.yaml": "use letters, digits and '-' (e.g. s1 or mail2026): the key is published as SELECTOR._domainkey.DOMAIN",
+    "dkim_bits.yaml": "use 1024 or 2048",
+    "dkim_unknown_canonicalization.yaml": "give header/body: relaxed/simple, relaxed/relaxed, simple/simple, simple/relaxed (the first is Debian's default)",
+    "dkim_on_sink.yaml": "DKIM signers are postfix or sendmail nodes",
+    "dkim_without_dns.yaml": "add a node of kind bind and a zone for office.test under dns.zones",
+    "dkim_domain_without_zone.yaml": "add 'branch.test: []' (or a parent domain) under dns.zones",
+    "dkim_sign_domain_without_zone.yaml": "add 'shop.test: []' (or a parent domain) under dns.zones",
+    "dkim_key_record_in_zone.yaml": "leave it out: the harness publishes the key node 'pf' makes when it starts",
 }
 
 
@@ -413,6 +458,23 @@ def test_every_key_example_loads() -> None:
     )
     assert scenario.dns is not None and ("broken.test.", "servfail") in scenario.dns.behaviours
     assert {s.action for s in scenario.steps} >= {"send", "expect_captured", "sleep", "reset_captures"}
+
+
+def test_every_node_key_appears_in_the_every_key_example() -> None:
+    nodes = yaml.safe_load((GOOD / "every_key.yaml").read_text())["nodes"]
+    used = {key for body in nodes.values() for key in body}
+    assert used == set(node_keys())
+
+
+def test_the_dkim_key_loads_with_its_defaults() -> None:
+    scenario = load_scenario(GOOD / "every_key.yaml")
+    assert scenario.node("pf").dkim == DkimSigning(
+        domain="example.test", selector="s2026", sign=("example.test",), bits=2048, canonicalization="relaxed/simple"
+    )
+    sm = scenario.node("sm").dkim
+    assert sm == DkimSigning(domain="example.test", selector="sm")
+    assert (sm.domains, sm.record_name("example.test")) == (("example.test",), "sm._domainkey.example.test.")
+    assert scenario.node("mx").dkim is None
 
 
 def test_every_action_appears_in_the_every_key_example() -> None:

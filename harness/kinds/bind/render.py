@@ -9,6 +9,8 @@ own that is deliberately left unloadable. Checked with ``named-checkconf`` and
 
 from __future__ import annotations
 
+import re
+
 from harness.render.common import Command, NodeConfig, resolv_conf, start_prelude
 from harness.scenario.model import Node, Record, Scenario, Zone
 
@@ -146,3 +148,25 @@ def render(scenario: Scenario, node: Node) -> NodeConfig:
     )
     stop = "#!/bin/sh\npkill -x named\nwhile pgrep -x named >/dev/null; do sleep 0.05; done\n"
     return NodeConfig(files=tuple(files), setup=tuple(setup), start=start, stop=stop)
+
+
+def zone_file_of(scenario: Scenario, name: str) -> tuple[str, str] | None:
+    """The scenario zone that holds an absolute name: (origin, its zone file)."""
+    zone = _best_zone(scenario, name.lower())
+    return None if zone is None else (zone.origin, _zone_file_name(zone.origin))
+
+
+_SOA = re.compile(r"^(@ IN SOA \S+ \S+ )(\d+)( .*)$", re.M)
+
+
+def with_records(text: str, records: tuple[Record, ...], why: str) -> str:
+    """A rendered zone file with records added at its end and its SOA serial one higher,
+    as an administrator edits a zone before ``rndc reload``."""
+    match = _SOA.search(text)
+    if match is None:
+        raise ValueError("the zone file has no SOA line the harness rendered")
+    serial = int(match.group(2)) + 1
+    text = text[: match.start()] + f"{match.group(1)}{serial}{match.group(3)}" + text[match.end() :]
+    if not text.endswith("\n"):
+        text += "\n"
+    return text + "".join(f"{_record_line(r)}  ; {why}\n" for r in records)

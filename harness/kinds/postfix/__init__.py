@@ -10,6 +10,7 @@ from harness.core.container import NodeContainer
 from harness.core.waits import Poll, SmtpBannerWait, Wait, poll_until
 from harness.kinds.base import BASE_TOOLS, AddressTest, AddressTester, Kind, Mta
 from harness.kinds.dovecot import Dovecot
+from harness.kinds.opendkim import OpenDkim
 from harness.kinds.postfix import logs, queue, render, settings, verify
 from harness.kinds.postfix.settings import PostfixSettings
 from harness.observe.logs import Delivery, LogLine
@@ -23,13 +24,14 @@ from harness.scenario.source import PathT
 VERIFY_WITHIN = 20.0
 
 
-class PostfixKind(Kind[PostfixSettings], Mta, AddressTester, Dovecot):
+class PostfixKind(Kind[PostfixSettings], Mta, AddressTester, Dovecot, OpenDkim):
     name = "postfix"
     settings_key = "postfix"
     settings_type = PostfixSettings
     image = "postfix"
     package_dir = Path(__file__).resolve().parent
     log_path = "/var/log/mail.log"
+    dkim_log_path = "/var/log/opendkim.log"
     queue_id = logs.QUEUE_ID
     plain_start = "postfix start-fg"
     required_tools = (*BASE_TOOLS, "postfix", "postconf", "postmap", "postqueue", "newaliases")
@@ -52,7 +54,7 @@ class PostfixKind(Kind[PostfixSettings], Mta, AddressTester, Dovecot):
                 )
 
     def render_settings(self, scenario: Scenario, node: Node, config: PostfixSettings) -> NodeConfig:
-        return self.with_mailbox_server(render.render(scenario, node, config), node)
+        return self.with_dkim(self.with_mailbox_server(render.render(scenario, node, config), node), scenario, node)
 
     def waits(self, node: Node) -> list[Wait]:
         return [SmtpBannerWait(25), *self.mailbox_waits(node)]

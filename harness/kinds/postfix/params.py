@@ -6,6 +6,7 @@ Scenario settings are applied after these and win. Values may hold ``{hostname}`
 
 from __future__ import annotations
 
+from harness.kinds.opendkim.render import POSTFIX_DEFAULT_ACTION, POSTFIX_MILTER
 from harness.render.common import Param
 
 POSTFIX_MAIN: tuple[Param, ...] = (
@@ -28,6 +29,18 @@ POSTFIX_MAIN: tuple[Param, ...] = (
     Param("alias_maps", "hash:/etc/aliases", "local aliases"),
     Param("alias_database", "hash:/etc/aliases", "local aliases built by newaliases"),
     Param("biff", "no", "no comsat service in containers"),
+)
+
+# A node with a ``dkim:`` key: OpenDKIM signs what Postfix receives by SMTP and what is
+# submitted locally (pickup), on loopback.
+POSTFIX_DKIM: tuple[Param, ...] = (
+    Param("smtpd_milters", POSTFIX_MILTER, "OpenDKIM signs mail received by SMTP"),
+    Param("non_smtpd_milters", POSTFIX_MILTER, "OpenDKIM signs locally submitted mail (sendmail command)"),
+    Param(
+        "milter_default_action",
+        POSTFIX_DEFAULT_ACTION,
+        "a signer that is down or fails: 4xx, the mail is retried, never sent unsigned",
+    ),
 )
 
 # With a user's own main.cf (the ``files:`` node key) these defaults apply only where it is

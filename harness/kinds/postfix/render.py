@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from harness.kinds.postfix import maincf
-from harness.kinds.postfix.params import POSTFIX_MAIN, YIELD_TO_USER_MAIN_CF
+from harness.kinds.postfix.params import POSTFIX_DKIM, POSTFIX_MAIN, YIELD_TO_USER_MAIN_CF
 from harness.kinds.postfix.settings import PostfixSettings
 from harness.render.common import Command, NodeConfig, domain_of, resolv_conf, start_prelude, user_commands
 from harness.scenario.model import Node, Scenario
@@ -26,6 +26,8 @@ def main_settings(node: Node, config: PostfixSettings) -> list[tuple[str, str]]:
         for p in POSTFIX_MAIN
         if not (p.name in user and p.name in YIELD_TO_USER_MAIN_CF)
     }
+    if node.dkim is not None:
+        settings.update((p.name, p.value) for p in POSTFIX_DKIM)
     for key, value in config.main:
         settings[key] = value
     return list(settings.items())

@@ -12,6 +12,7 @@ from harness.core.waits import SmtpBannerWait, Wait
 from harness.errors import ConfigRejected
 from harness.kinds.base import BASE_TOOLS, AddressTest, AddressTester, Kind, Mta
 from harness.kinds.dovecot import Dovecot
+from harness.kinds.opendkim import OpenDkim
 from harness.kinds.sendmail import addresstest, logs, queue, render, settings
 from harness.kinds.sendmail.settings import SendmailSettings
 from harness.observe.logs import Delivery, LogLine
@@ -22,13 +23,14 @@ from harness.scenario.reader import Reader
 from harness.scenario.source import PathT
 
 
-class SendmailKind(Kind[SendmailSettings], Mta, AddressTester, Dovecot):
+class SendmailKind(Kind[SendmailSettings], Mta, AddressTester, Dovecot, OpenDkim):
     name = "sendmail"
     settings_key = "sendmail"
     settings_type = SendmailSettings
     image = "sendmail"
     package_dir = Path(__file__).resolve().parent
     log_path = "/var/log/mail.log"
+    dkim_log_path = "/var/log/mail.log"
     queue_id = logs.QUEUE_ID
     plain_start = "mkdir -p /run/sendmail/mta && exec /usr/sbin/sendmail -bD"
     required_tools = (*BASE_TOOLS, "sendmail", "m4", "makemap", "newaliases", "busybox")
@@ -63,7 +65,7 @@ class SendmailKind(Kind[SendmailSettings], Mta, AddressTester, Dovecot):
                 reader.fail((*path, "files", f.target), f"{f.target}: {problem}", fix)
 
     def render_settings(self, scenario: Scenario, node: Node, config: SendmailSettings) -> NodeConfig:
-        return self.with_mailbox_server(render.render(scenario, node, config), node)
+        return self.with_dkim(self.with_mailbox_server(render.render(scenario, node, config), node), scenario, node)
 
     def after_setup(self, container: NodeContainer, node: Node) -> None:
         """Apply raw sendmail.cf lines to the generated file, then let sendmail judge it."""

@@ -7,7 +7,8 @@ import re
 
 from harness.observe.logs import BOUNCED, DEFERRED, DSN, RELAY, SENT, TO, Delivery, LogLine, parse_lines, recipients_of
 
-PROGRAMS = r"sendmail|sm-mta|sm-msp-queue"
+# opendkim: a DKIM signer (the node key dkim:) logs to the same syslog, with the queue id.
+PROGRAMS = r"sendmail|sm-mta|sm-msp-queue|opendkim"
 # The queue id of sendmail 8.12+ (queue.c, assign_queueid()): "YMDhmsNNPPPPPP". One
 # character each, from "0-9A-Za-x" (60 symbols), for the year modulo 60, the month (0-11),
 # the day (1-31), the hour (0-23), the minute and the second (0-61, "0-9A-Za-z"); two

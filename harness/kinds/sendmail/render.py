@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from harness.kinds.opendkim.render import SENDMAIL_FLAGS, SOCKET
 from harness.kinds.sendmail import usermc
 from harness.kinds.sendmail.params import SENDMAIL_DEFINES
 from harness.kinds.sendmail.settings import LOCAL_RULES, SendmailSettings
@@ -73,6 +74,9 @@ def mc_and_notes(scenario: Scenario, node: Node, config: SendmailSettings) -> tu
     if features:
         lines.append("dnl --- features")
         lines.extend(_feature(f) for f in features)
+    if node.dkim is not None:
+        lines.append("dnl --- DKIM signing: OpenDKIM (harness/kinds/opendkim)")
+        lines.append(f"INPUT_MAIL_FILTER(`opendkim', `S={SOCKET}, F={SENDMAIL_FLAGS}')dnl")
     if config.mc:
         lines.append("dnl --- scenario .mc lines")
         lines.extend(config.mc)
