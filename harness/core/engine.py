@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 
@@ -81,6 +82,9 @@ def _orphaned(labels: dict[str, str]) -> bool:
     return not _process_alive(pid)
 
 
+REMOVE_PASSES = 4
+
+
 def reap_orphans() -> list[str]:
     """Remove containers and networks of harness runs whose process has died."""
     return remove_labelled(_orphaned)
@@ -97,8 +101,25 @@ def remove_scenario(scenario: str | None) -> list[str]:
 
 
 def remove_labelled(select: Callable[[dict[str, str]], bool]) -> list[str]:
-    docker_client = client()
+    """Remove the selected runs' containers, then their networks.
+
+    A run killed while it was creating containers may leave a create request in the
+    engine that completes after the listing: its network then still has an endpoint. Such
+    a network is retried after another pass over the containers (a few, briefly apart)."""
     removed: list[str] = []
+    for attempt in range(REMOVE_PASSES):
+        busy = _remove_pass(select, removed, last=attempt == REMOVE_PASSES - 1)
+        if not busy:
+            break
+        time.sleep(0.5)
+    if removed:
+        log.info("removed %d leftover object(s): %s", len(removed), ", ".join(removed))
+    return removed
+
+
+def _remove_pass(select: Callable[[dict[str, str]], bool], removed: list[str], last: bool) -> bool:
+    """One pass; True if a network could not go because it still had endpoints."""
+    docker_client = client()
     runs: set[str] = set()
     # sparse: no per-container inspection, so a container another run removes meanwhile
     # cannot make the listing fail.
@@ -114,6 +135,7 @@ def remove_labelled(select: Callable[[dict[str, str]], bool]) -> list[str]:
             except docker.errors.APIError as exc:
                 if "already in progress" not in str(exc):
                     raise
+    busy = False
     for network in docker_client.networks.list(filters={"label": LABEL_RUN}):
         labels = network.attrs.get("Labels") or {}
         if select(labels) or labels.get(LABEL_RUN) in runs:
@@ -123,7 +145,8 @@ def remove_labelled(select: Callable[[dict[str, str]], bool]) -> list[str]:
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as exc:
-                log.warning("could not remove network %s: %s", network.name, exc)
-    if removed:
-        log.info("removed %d leftover object(s): %s", len(removed), ", ".join(removed))
-    return removed
+                if "active endpoints" in str(exc) and not last:
+                    busy = True
+                else:
+                    log.warning("could not remove network %s: %s", network.name, exc)
+    return busy
