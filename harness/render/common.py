@@ -51,9 +51,15 @@ def resolv_conf(scenario: Scenario, node: Node) -> str:
     """
     server = scenario.dns_node
     if server is None:
-        return "# no DNS server in this topology: every lookup fails at once\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
-    ip = dns_address_for(scenario, node, server)
-    return f"nameserver {ip}\noptions timeout:2 attempts:2\n"
+        return f"# no DNS server in this topology: every lookup fails at once\nnameserver {nameserver_for(scenario, node)}\noptions timeout:1 attempts:1\n"
+    return f"nameserver {nameserver_for(scenario, node)}\noptions timeout:2 attempts:2\n"
+
+
+def nameserver_for(scenario: Scenario, node: Node) -> str:
+    """The address a node asks DNS questions of: the topology's DNS server on a network it
+    shares with the node; with none, the node's own loopback, where nothing answers."""
+    server = scenario.dns_node
+    return "127.0.0.1" if server is None else dns_address_for(scenario, node, server)
 
 
 def dns_address_for(scenario: Scenario, node: Node, server: Node) -> str:

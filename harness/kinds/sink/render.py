@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from harness.kinds.sink.settings import SinkSettings
-from harness.render.common import NodeConfig, dns_address_for, resolv_conf, start_prelude
+from harness.render.common import NodeConfig, nameserver_for, resolv_conf, start_prelude
 from harness.scenario.model import Node, Scenario
 
 CONFIG_PATH = "/etc/harness/sink.json"
@@ -21,12 +21,10 @@ AGENT = "/opt/harness/agent"
 
 
 def sink_config(scenario: Scenario, node: Node, config: SinkSettings) -> dict[str, object]:
-    server = scenario.dns_node
-    # SPF, DKIM and DMARC are asked of the topology's DNS only; with none, of the node's own
-    # loopback, where nothing answers: every verdict that needs DNS is then a temperror.
-    nameserver = dns_address_for(scenario, node, server) if server is not None else "127.0.0.1"
     return {
-        "authentication": {"nameservers": [nameserver]},
+        # SPF, DKIM and DMARC are asked of the node's resolver only; without a DNS server in
+        # the topology every verdict that needs DNS is a temperror.
+        "authentication": {"nameservers": [nameserver_for(scenario, node)]},
         "hostname": node.hostname,
         "ports": list(config.ports),
         "starttls": {"cert": CERT, "key": KEY} if config.starttls else None,
