@@ -337,7 +337,12 @@ def make_factory(config: dict[str, Any], recorder: Recorder, port: int, implicit
     return factory
 
 
-async def serve(config: dict[str, Any], host: str = "0.0.0.0") -> list[asyncio.AbstractServer]:
+# Every IPv4 and every IPv6 address (each socket IPv6-only, as asyncio binds them): a node
+# on a dual-stack network is reached over both; elsewhere IPv6 is on loopback only.
+EVERY_ADDRESS = ("0.0.0.0", "::")
+
+
+async def serve(config: dict[str, Any], host: str | tuple[str, ...] = EVERY_ADDRESS) -> list[asyncio.AbstractServer]:
     recorder = Recorder(config["captures"], config["log"])
     if config.get("authentication") and authcheck is not None:
         authcheck.use_nameservers(config["authentication"]["nameservers"], config["authentication"].get("port", 53))
@@ -353,7 +358,9 @@ async def serve(config: dict[str, Any], host: str = "0.0.0.0") -> list[asyncio.A
         factory = make_factory(config, recorder, port, implicit_tls=wrapped)
         # SMTPS: the server does the TLS handshake, as aiosmtpd's Controller(ssl_context=...) does.
         servers.append(await loop.create_server(factory, host=host, port=port, ssl=smtps_context if wrapped else None))
-        recorder.log("-", f"listening on {host}:{port}" + (" (implicit TLS)" if wrapped else ""))
+        hosts = (host,) if isinstance(host, str) else host
+        where = " and ".join(f"[{h}]:{port}" if ":" in h else f"{h}:{port}" for h in hosts)
+        recorder.log("-", f"listening on {where}" + (" (implicit TLS)" if wrapped else ""))
     return servers
 
 

@@ -73,11 +73,11 @@ class NodeContainer:
         image: str,
         hostname: str,
         labels: dict[str, str],
-        attachments: list[tuple[str, str]],  # (docker network name, ipv4 address)
+        attachments: list[tuple[str, str, str | None]],  # (docker network name, IPv4, IPv6 or None)
     ) -> None:
         self.name = name
         self.attachments = attachments
-        first_net, first_ip = attachments[0]
+        first_net, first_ip, first_ip6 = attachments[0]
         api_version = engine.client().api.api_version
         self._tc = (
             DockerContainer(image)
@@ -89,18 +89,21 @@ class NodeContainer:
                 # The harness's own main process, whatever the image (user-supplied images too).
                 entrypoint=["/bin/sh", "-c", ENTRY_SCRIPT.read_text()],
                 cap_add=["NET_ADMIN"],  # to drop the default route Docker adds on internal networks
-                # IPv6 on loopback only, so that local clients can use [::1] as on a host; the
-                # networks stay IPv4 (their interfaces keep IPv6 off: no address, no route).
+                # IPv6 on loopback, so that local clients can use [::1] as on a host; the engine
+                # turns it on for the interfaces of dual-stack networks only (IPv4-only
+                # networks' interfaces keep IPv6 off: no address, no route).
                 sysctls={"net.ipv6.conf.lo.disable_ipv6": "0"},
                 network=first_net,
-                networking_config={first_net: EndpointConfig(api_version, ipv4_address=first_ip)},
+                networking_config={
+                    first_net: EndpointConfig(api_version, ipv4_address=first_ip, ipv6_address=first_ip6)
+                },
                 stop_signal="SIGTERM",
             )
         )
         self._container: Container | None = None
 
     @classmethod
-    def existing(cls, container: Container, attachments: list[tuple[str, str]]) -> NodeContainer:
+    def existing(cls, container: Container, attachments: list[tuple[str, str, str | None]]) -> NodeContainer:
         """Wrap a container that already runs (a topology left up by 'mta-harness up')."""
         self = cls.__new__(cls)
         self.name = container.name
@@ -113,8 +116,8 @@ class NodeContainer:
         configure_testcontainers()
         self._tc.start()
         self._container = self._tc.get_wrapped_container()
-        for net_name, ip in self.attachments[1:]:
-            engine.client().networks.get(net_name).connect(self.container, ipv4_address=ip)
+        for net_name, ip, ip6 in self.attachments[1:]:
+            engine.client().networks.get(net_name).connect(self.container, ipv4_address=ip, ipv6_address=ip6)
 
     @property
     def container(self) -> Container:
@@ -142,8 +145,8 @@ class NodeContainer:
     def disconnect(self, network: str) -> None:
         engine.client().networks.get(network).disconnect(self.container, force=True)
 
-    def reconnect(self, network: str, ip: str) -> None:
-        engine.client().networks.get(network).connect(self.container, ipv4_address=ip)
+    def reconnect(self, network: str, ip: str, ip6: str | None = None) -> None:
+        engine.client().networks.get(network).connect(self.container, ipv4_address=ip, ipv6_address=ip6)
 
     # ---- inside the container --------------------------------------------------------------
     def exec(self, command: list[str] | str) -> ExecResult:

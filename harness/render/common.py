@@ -73,9 +73,12 @@ def dns_address_for(scenario: Scenario, node: Node, server: Node) -> str:
     return str(server.ip)
 
 
-# Docker gives containers on internal networks a default route via the bridge; nothing may
-# leave a topology, so no node keeps one (re-applied at every start and reconnect).
-DROP_DEFAULT_ROUTE = "ip route del default 2>/dev/null; true"
+# Docker gives containers on internal networks a default route via the bridge, and an IPv6
+# one on each dual-stack network; nothing may leave a topology, so no node keeps any: it
+# reaches its own subnets only (re-applied at every start and reconnect).
+DROP_DEFAULT_ROUTE = (
+    "while ip route del default 2>/dev/null; do :; done; while ip -6 route del default 2>/dev/null; do :; done; true"
+)
 
 
 def start_prelude() -> str:

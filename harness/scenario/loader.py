@@ -49,6 +49,8 @@ MAILBOX_KEY = MailboxServer.mailbox_key
 DKIM_KEY = DkimSigner.dkim_key
 # Docker's default bridge and address pools: a topology subnet inside them could clash.
 RESERVED_NETS = (ipaddress.ip_network("172.17.0.0/16"),)
+# IPv6 networks are unique local only: nothing outside the machine routes them.
+ULA = ipaddress.IPv6Network("fc00::/7")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -117,7 +119,7 @@ class _Loader(Reader):
         for name in nets:
             path: PathT = ("networks", name)
             self.check_name(path, name, "network")
-            body = self.mapping(path, ("subnet",), f"network '{name}'")
+            body = self.mapping(path, ("subnet", "subnet6"), f"network '{name}'")
             text = (
                 self.string((*path, "subnet"), "subnet")
                 if "subnet" in body
@@ -141,8 +143,34 @@ class _Loader(Reader):
             for reserved in RESERVED_NETS:
                 if subnet.overlaps(reserved):
                     self.src.fail((*path, "subnet"), f"subnet {subnet} overlaps Docker's default bridge {reserved}")
-            result.append(Network(name, subnet))
+            subnet6 = self.subnet6((*path, "subnet6"), subnet, result) if body.get("subnet6") is not None else None
+            result.append(Network(name, subnet, subnet6))
         return tuple(result)
+
+    def subnet6(self, path: PathT, subnet: ipaddress.IPv4Network, others: list[Network]) -> ipaddress.IPv6Network:
+        """A dual-stack network's IPv6 subnet: unique local (fc00::/7), with room for every
+        host number of its IPv4 subnet (a node's IPv6 address defaults to the same number)."""
+        text = self.string(path, "subnet6")
+        try:
+            subnet6 = ipaddress.IPv6Network(text, strict=True)
+        except ValueError as exc:
+            self.src.fail(path, f"'{text}' is not an IPv6 subnet: {exc}", "write it as fd42:201::/64")
+        if not subnet6.subnet_of(ULA):
+            self.src.fail(
+                path,
+                f"subnet6 {subnet6} is not a unique local range (fc00::/7)",
+                "use a ULA prefix such as fd42:201::/64: topology traffic never leaves the machine",
+            )
+        if subnet6.num_addresses < subnet.num_addresses:
+            self.src.fail(
+                path,
+                f"subnet6 {subnet6} is smaller than the IPv4 subnet {subnet}",
+                f"use at least a /{128 - (32 - subnet.prefixlen)}, e.g. a /64",
+            )
+        for other in others:
+            if other.subnet6 is not None and subnet6.overlaps(other.subnet6):
+                self.src.fail(path, f"subnet6 {subnet6} overlaps network '{other.name}' ({other.subnet6})")
+        return subnet6
 
     def check_name(self, path: PathT, name: str, what: str) -> None:
         if not NAME_RE.match(name):
@@ -156,7 +184,7 @@ class _Loader(Reader):
         if not nodes:
             self.src.fail(("nodes",), "a scenario needs at least one node")
         result: list[Node] = []
-        used_ips: dict[ipaddress.IPv4Address, str] = {}
+        used_ips: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
         hostnames: dict[str, str] = {}
         for name in nodes:
             node = self.node(("nodes", name), name, networks, used_ips)
@@ -170,7 +198,11 @@ class _Loader(Reader):
         return tuple(result)
 
     def node(
-        self, path: PathT, name: str, networks: tuple[Network, ...], used_ips: dict[ipaddress.IPv4Address, str]
+        self,
+        path: PathT,
+        name: str,
+        networks: tuple[Network, ...],
+        used_ips: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str],
     ) -> Node:
         self.check_name(path, name, "node")
         body = self.mapping(path, node_keys(), f"node '{name}'")
@@ -276,7 +308,7 @@ class _Loader(Reader):
         body: dict[str, Any],
         name: str,
         networks: tuple[Network, ...],
-        used_ips: dict[ipaddress.IPv4Address, str],
+        used_ips: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str],
     ) -> tuple[Attachment, ...]:
         if "networks" not in body:
             self.src.fail(
@@ -294,25 +326,84 @@ class _Loader(Reader):
         result = []
         for net_name in raw:
             net = by_name[net_name]
-            text = self.string((*path, net_name), "address")
-            try:
-                ip = ipaddress.IPv4Address(text)
-            except ValueError:
-                self.src.fail((*path, net_name), f"'{text}' is not an IPv4 address")
-            if ip not in net.subnet:
-                self.src.fail(
-                    (*path, net_name),
-                    f"{ip} is not inside network '{net_name}' ({net.subnet})",
-                    "pick an address inside the subnet",
-                )
-            gateway = net.subnet.network_address + 1  # Docker's gateway: the first host address
-            if ip in (net.subnet.network_address, net.subnet.broadcast_address, gateway):
-                self.src.fail((*path, net_name), f"{ip} is reserved in {net.subnet} (network, gateway or broadcast)")
-            if ip in used_ips:
-                self.src.fail((*path, net_name), f"{ip} is already node '{used_ips[ip]}'s address")
-            used_ips[ip] = name
-            result.append(Attachment(net_name, ip))
+            where: PathT = (*path, net_name)
+            value = self.get(where)
+            ip6: ipaddress.IPv6Address | None = None
+            if isinstance(value, dict):
+                body6 = self.mapping(where, ("ipv4", "ipv6"), f"node '{name}' address on '{net_name}'")
+                ip = self.ipv4_attachment((*where, "ipv4"), body6, net, name, used_ips)
+                if "ipv6" in body6:
+                    ip6 = self.ipv6_attachment((*where, "ipv6"), net, name, used_ips)
+            else:
+                ip = self.ipv4_attachment(where, None, net, name, used_ips)
+            if ip6 is None and net.subnet6 is not None:
+                # The same host number as the IPv4 address: 10.201.0.30 -> fd42:201::1e.
+                ip6 = net.subnet6.network_address + (int(ip) - int(net.subnet.network_address))
+                if ip6 in used_ips:
+                    self.src.fail(
+                        where,
+                        f"{ip6}, the IPv6 address that {ip} implies, is already node '{used_ips[ip6]}'s address",
+                        "give this node its own with 'ipv6:'",
+                    )
+                used_ips[ip6] = name
+            result.append(Attachment(net_name, ip, ip6))
         return tuple(result)
+
+    def ipv4_attachment(
+        self,
+        path: PathT,
+        body: dict[str, Any] | None,
+        net: Network,
+        name: str,
+        used_ips: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str],
+    ) -> ipaddress.IPv4Address:
+        if body is not None and "ipv4" not in body:
+            self.require(path[:-1], body, "ipv4", f"node '{name}' address on '{net.name}'")
+        text = self.string(path, "address")
+        try:
+            ip = ipaddress.IPv4Address(text)
+        except ValueError:
+            self.src.fail(path, f"'{text}' is not an IPv4 address")
+        if ip not in net.subnet:
+            self.src.fail(
+                path, f"{ip} is not inside network '{net.name}' ({net.subnet})", "pick an address inside the subnet"
+            )
+        gateway = net.subnet.network_address + 1  # Docker's gateway: the first host address
+        if ip in (net.subnet.network_address, net.subnet.broadcast_address, gateway):
+            self.src.fail(path, f"{ip} is reserved in {net.subnet} (network, gateway or broadcast)")
+        if ip in used_ips:
+            self.src.fail(path, f"{ip} is already node '{used_ips[ip]}'s address")
+        used_ips[ip] = name
+        return ip
+
+    def ipv6_attachment(
+        self,
+        path: PathT,
+        net: Network,
+        name: str,
+        used_ips: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str],
+    ) -> ipaddress.IPv6Address:
+        if net.subnet6 is None:
+            self.src.fail(
+                path,
+                f"network '{net.name}' is IPv4 only: it has no IPv6 address to give",
+                f"add 'subnet6:' (a ULA prefix such as fd42:201::/64) to network '{net.name}'",
+            )
+        text = self.string(path, "ipv6")
+        try:
+            ip6 = ipaddress.IPv6Address(text)
+        except ValueError:
+            self.src.fail(path, f"'{text}' is not an IPv6 address")
+        if ip6 not in net.subnet6:
+            self.src.fail(
+                path, f"{ip6} is not inside network '{net.name}' ({net.subnet6})", "pick an address inside the subnet6"
+            )
+        if ip6 in (net.subnet6.network_address, net.subnet6.network_address + 1):
+            self.src.fail(path, f"{ip6} is reserved in {net.subnet6} (network or Docker's gateway)")
+        if ip6 in used_ips:
+            self.src.fail(path, f"{ip6} is already node '{used_ips[ip6]}'s address")
+        used_ips[ip6] = name
+        return ip6
 
     def dkim_zones(self, nodes: tuple[Node, ...], dns: Dns | None) -> None:
         """Every DKIM signer's key can be published: a DNS server, and a zone of the
@@ -589,10 +680,9 @@ class _Loader(Reader):
         if type_ == "ip":
             text = self.string(path, "address")
             try:
-                ipaddress.IPv4Address(text)
+                return str(ipaddress.ip_address(text))  # IPv6 in its compressed form
             except ValueError:
-                self.src.fail(path, f"'{text}' is not an IPv4 address")
-            return text
+                self.src.fail(path, f"'{text}' is not an IPv4 or IPv6 address")
         if type_ == "auth":
             raw = self.mapping(path, ("user", "password", "mechanism"), "auth")
             user = self.string((*path, "user"), "user") if "user" in raw else self.require(path, raw, "user", "auth")

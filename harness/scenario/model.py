@@ -37,12 +37,18 @@ def parse_suites(values: list[str] | None) -> tuple[str, ...]:
 class Network:
     name: str
     subnet: ipaddress.IPv4Network
+    subnet6: ipaddress.IPv6Network | None = None  # a dual-stack network's IPv6 (ULA) subnet
+
+    @property
+    def dual_stack(self) -> bool:
+        return self.subnet6 is not None
 
 
 @dataclass(frozen=True)
 class Attachment:
     network: str
     ip: ipaddress.IPv4Address
+    ip6: ipaddress.IPv6Address | None = None  # its IPv6 address, on a dual-stack network
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,11 @@ class Node:
     def ip(self) -> ipaddress.IPv4Address:
         """The node's address on its first network."""
         return self.attachments[0].ip
+
+    @property
+    def ip6s(self) -> tuple[ipaddress.IPv6Address, ...]:
+        """The node's IPv6 addresses on its dual-stack networks (none on IPv4-only ones)."""
+        return tuple(a.ip6 for a in self.attachments if a.ip6 is not None)
 
 
 @dataclass(frozen=True)

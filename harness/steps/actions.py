@@ -10,7 +10,8 @@ from harness.kinds import Mta, SmtpClient, capability, names_with
 from harness.steps.base import DEFAULT_PORT, STEPS, Checks, StepSpec, key
 from harness.steps.view import TopologyView
 
-SMTP_ONLY_KEYS = ("server", "server_ip", "port", "helo", "auth", "starttls", "tls", "client")
+SMTP_ONLY_KEYS = ("server", "server_ip", "family", "port", "helo", "auth", "starttls", "tls", "client")
+FAMILIES = ("ipv4", "ipv6")
 SMTP_CLIENTS = ("builtin", "swaks")
 TLS_MODES = ("none", "starttls", "implicit")
 SMTPS_PORT = 465
@@ -38,7 +39,12 @@ class Send(StepSpec):
     to: tuple[str, ...] = key("envelope recipients", "addresses", required=True)
     mail_from: str | None = key("envelope sender (default tester@<from node's hostname>)")
     server: str | None = key("SMTP sessions: the node to connect to", "node")
-    server_ip: str | None = key("SMTP sessions: connect to this topology address instead", "ip")
+    server_ip: str | None = key("SMTP sessions: connect to this topology address instead (IPv4 or IPv6)", "ip")
+    family: str | None = key(
+        "SMTP sessions: connect to the server's `ipv4` address (default) or its `ipv6` one, on a dual-stack "
+        "network both share",
+        choices=FAMILIES,
+    )
     port: int | None = key(
         f"SMTP sessions: the port (default {DEFAULT_PORT}; {SMTPS_PORT} with `tls: implicit`)", "int"
     )
@@ -80,8 +86,21 @@ class Send(StepSpec):
                 checks.fail("from", f"mail cannot start at a {source.kind} node")
         if self.starttls and self.tls not in (None, "starttls"):
             checks.fail("tls", f"'tls: {self.tls}' contradicts 'starttls: true'", "keep one of the two")
+        if self.family is not None and self.server_ip is not None:
+            checks.fail("family", "'family:' picks one of the server's addresses: 'server_ip:' already gives one")
+        if self.family == "ipv6" and self.server is not None and self.server in checks.nodes:
+            dual = {a.network for a in checks.nodes[self.server].attachments if a.ip6 is not None}
+            if not any(a.network in dual for a in source.attachments):
+                checks.fail(
+                    "family",
+                    f"'{source.name}' and '{self.server}' share no dual-stack network: '{self.server}' has no IPv6 "
+                    f"address that '{source.name}' can reach",
+                    "give a network they share a 'subnet6:'",
+                )
         if self.server_ip is not None:
-            addresses = {str(a.ip) for n in checks.nodes.values() for a in n.attachments}
+            addresses = {
+                str(ip) for n in checks.nodes.values() for a in n.attachments for ip in (a.ip, a.ip6) if ip is not None
+            }
             if self.server_ip not in addresses:
                 checks.fail(
                     "server_ip",
@@ -96,7 +115,9 @@ class Send(StepSpec):
             list(self.to),
             mail_from=self.mail_from,
             server=self.server,
-            server_ip=self.server_ip,
+            server_ip=self.server_ip
+            if self.family != "ipv6" or self.server is None
+            else topo.address_seen_from(self.server, self.from_, family=6),
             port=self.port or (SMTPS_PORT if self.tls == "implicit" else DEFAULT_PORT),
             helo=self.helo,
             auth=None

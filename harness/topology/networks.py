@@ -23,9 +23,10 @@ class Networks:
         """The engine's name of a scenario network."""
         return f"mh-{self.run_id}-{network}"
 
-    def attachments(self, node: Node) -> list[tuple[str, str]]:
-        """(engine network name, address) of each of the node's attachments."""
-        return [(self.name(a.network), str(a.ip)) for a in node.attachments]
+    def attachments(self, node: Node) -> list[tuple[str, str, str | None]]:
+        """(engine network name, IPv4 address, IPv6 address or None) of each of the node's
+        attachments."""
+        return [(self.name(a.network), str(a.ip), str(a.ip6) if a.ip6 else None) for a in node.attachments]
 
     def create(self, labels: dict[str, str]) -> None:
         for net in self.scenario.networks:
@@ -33,32 +34,48 @@ class Networks:
 
     def _create(self, net: Network, labels: dict[str, str]) -> None:
         name = self.name(net.name)
-        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(net.subnet))])
+        pools = [docker.types.IPAMPool(subnet=str(net.subnet))]
+        if net.subnet6 is not None:
+            pools.append(docker.types.IPAMPool(subnet=str(net.subnet6)))
+        ipam = docker.types.IPAMConfig(pool_configs=pools)
         try:
             engine.client().networks.create(
-                name, driver="bridge", internal=True, ipam=ipam, labels=labels, check_duplicate=True
+                name,
+                driver="bridge",
+                internal=True,
+                enable_ipv6=net.dual_stack,
+                ipam=ipam,
+                labels=labels,
+                check_duplicate=True,
             )
         except docker.errors.APIError as exc:
             if "overlaps" in str(exc):
                 raise HarnessError(
-                    f"network '{net.name}' ({net.subnet}) of scenario '{self.scenario.name}' overlaps a network "
+                    f"network '{net.name}' ({', '.join(map(str, filter(None, (net.subnet, net.subnet6))))}) of scenario '{self.scenario.name}' overlaps a network "
                     "that already exists on the engine (another topology running?); stop it with "
                     "'mta-harness down' or pick another subnet"
                 ) from exc
             raise
         self.created.append(name)
 
-    def address_seen_from(self, node_name: str, seen_from: Node) -> str:
-        """The address of ``node_name`` on a network it shares with ``seen_from``."""
+    def address_seen_from(self, node_name: str, seen_from: Node, family: int = 4) -> str:
+        """The address of ``node_name`` on a network it shares with ``seen_from`` (its IPv6
+        address on a shared dual-stack network with ``family`` 6)."""
         target = self.scenario.node(node_name)
         shared = {a.network for a in seen_from.attachments}
         for attachment in target.attachments:
             if attachment.network in shared:
-                return str(attachment.ip)
+                if family == 4:
+                    return str(attachment.ip)
+                if attachment.ip6 is not None:
+                    return str(attachment.ip6)
+        if family == 6 and any(a.network in shared for a in target.attachments):
+            raise StepError(f"{seen_from.name} shares no dual-stack network with {node_name}: no IPv6 address")
         raise StepError(f"{seen_from.name} shares no network with {node_name}")
 
     def addresses_of(self, node_name: str) -> set[str]:
-        return {str(a.ip) for a in self.scenario.node(node_name).attachments}
+        node = self.scenario.node(node_name)
+        return {str(a.ip) for a in node.attachments} | {str(ip) for ip in node.ip6s}
 
     def node_at(self, address: str) -> str | None:
         """The node that has ``address``, if any."""

@@ -27,7 +27,7 @@ from harness.observe.logs import Delivery, LogLine, queue_ids_for
 from harness.observe.queue import QueueEntry
 from harness.render.common import ADD_HOSTS, DROP_DEFAULT_ROUTE, Command, NodeConfig
 from harness.scenario.files import point_at_sources
-from harness.scenario.model import Node, Record, Scenario
+from harness.scenario.model import Attachment, Node, Record, Scenario
 
 if TYPE_CHECKING:
     from harness.topology.networks import Networks
@@ -68,6 +68,16 @@ def failed_step(commands: tuple[Command, ...], output: str) -> tuple[Command, st
         if number.strip().isdigit():
             index, chunk = int(number), rest
     return commands[min(index, len(commands) - 1)], chunk.strip()
+
+
+def _addresses(attachment: Attachment) -> list[str]:
+    """The addresses of one attachment: IPv4, and IPv6 on a dual-stack network."""
+    return [str(attachment.ip), *([str(attachment.ip6)] if attachment.ip6 is not None else [])]
+
+
+def _host_route(address: str) -> str:
+    """A route to one host: ``/32`` or, for IPv6, ``/128``."""
+    return f"{address}/128" if ":" in address else f"{address}/32"
 
 
 class NodeHandle:
@@ -262,12 +272,14 @@ class NodeHandle:
 
     def shared_peers(self) -> list[tuple[NodeHandle, list[str], list[str]]]:
         """Each other node on a network this one is on: (node, its addresses there, ours)."""
-        mine = {a.network: str(a.ip) for a in self.node.attachments}
+        mine = {a.network: _addresses(a) for a in self.node.attachments}
         result = []
         for peer in self.peers:
-            theirs = [(a.network, str(a.ip)) for a in peer.node.attachments if a.network in mine]
+            theirs = [(a.network, _addresses(a)) for a in peer.node.attachments if a.network in mine]
             if theirs:
-                result.append((peer, [ip for _, ip in theirs], [mine[net] for net, _ in theirs]))
+                result.append(
+                    (peer, [ip for _, ips in theirs for ip in ips], [ip for net, _ in theirs for ip in mine[net]])
+                )
         return result
 
     def stop(self) -> None:
@@ -288,11 +300,11 @@ class NodeHandle:
         """Drop what the node would answer to its peers, as a firewall that drops packets:
         its services run, but every connection to it times out ("Connection timed out")."""
         routes = sorted({ip for _peer, theirs, _ours in self.shared_peers() for ip in theirs})
-        self.exec("; ".join(f"ip route replace blackhole {ip}/32" for ip in routes) or "true")
+        self.exec("; ".join(f"ip route replace blackhole {_host_route(ip)}" for ip in routes) or "true")
         self.blackholed = routes
 
     def unblackhole(self) -> None:
-        self.exec("; ".join(f"ip route del blackhole {ip}/32" for ip in self.blackholed) or "true")
+        self.exec("; ".join(f"ip route del blackhole {_host_route(ip)}" for ip in self.blackholed) or "true")
         self.blackholed = []
 
     def start(self) -> None:
@@ -311,13 +323,13 @@ class NodeHandle:
         after ``stop``."""
         net = network or self.node.attachments[0].network
         self.container.disconnect(self.networks.name(net))
-        ours = [str(a.ip) for a in self.node.attachments if a.network == net]
+        ours = [ip for a in self.node.attachments if a.network == net for ip in _addresses(a)]
         for peer, _theirs, _ours in self.shared_peers():
             if any(a.network == net for a in peer.node.attachments):
                 peer.forget(ours)
 
     def reconnect(self, network: str | None = None) -> None:
         net = network or self.node.attachments[0].network
-        ip = next(str(a.ip) for a in self.node.attachments if a.network == net)
-        self.container.reconnect(self.networks.name(net), ip)
+        attachment = next(a for a in self.node.attachments if a.network == net)
+        self.container.reconnect(self.networks.name(net), str(attachment.ip), str(attachment.ip6 or "") or None)
         self.exec(f"{DROP_DEFAULT_ROUTE}; {ADD_HOSTS}")

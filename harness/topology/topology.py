@@ -298,9 +298,10 @@ class Topology:
         self.fetched[name] = fetched
         return fetched
 
-    def address_seen_from(self, node_name: str, seen_from: str) -> str:
-        """The address of ``node_name`` on a network it shares with the node ``seen_from``."""
-        return self.networks.address_seen_from(node_name, self.scenario.node(seen_from))
+    def address_seen_from(self, node_name: str, seen_from: str, family: int = 4) -> str:
+        """The address of ``node_name`` on a network it shares with the node ``seen_from``
+        (its IPv6 address there with ``family`` 6)."""
+        return self.networks.address_seen_from(node_name, self.scenario.node(seen_from), family)
 
     def address_of(self, node_name: str) -> set[str]:
         return self.networks.addresses_of(node_name)
@@ -331,7 +332,9 @@ class Topology:
     def describe(self) -> str:
         lines = [f"topology '{self.scenario.name}' on {self.suite} (run {self.run_id})"]
         for handle in self.nodes.values():
-            addresses = ", ".join(f"{a.network}={a.ip}" for a in handle.node.attachments)
+            addresses = ", ".join(
+                f"{a.network}={a.ip}" + (f",{a.ip6}" if a.ip6 is not None else "") for a in handle.node.attachments
+            )
             lines.append(
                 f"  {handle.name:<10} {handle.node.kind:<8} {handle.node.hostname:<24} {addresses:<28} "
                 f"{handle.version}  [docker exec -it {handle.container.name} bash]"

@@ -201,9 +201,13 @@ class FakeTopology:
     def node_at(self, address: str) -> str | None:
         return next((n.name for n in self.scenario.nodes if address in self.address_of(n.name)), None)
 
-    def address_seen_from(self, node_name: str, seen_from: str) -> str:
+    def address_seen_from(self, node_name: str, seen_from: str, family: int = 4) -> str:
         shared = {a.network for a in self.scenario.node(seen_from).attachments}
-        return next(str(a.ip) for a in self.scenario.node(node_name).attachments if a.network in shared)
+        return next(
+            str(a.ip if family == 4 else a.ip6)
+            for a in self.scenario.node(node_name).attachments
+            if a.network in shared
+        )
 
     def dns_query(self, name: str, rtype: str) -> dict[str, Any]:
         return self.dns_answers.get((name, rtype), {"rcode": "NXDOMAIN", "answer": []})

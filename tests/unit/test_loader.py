@@ -7,6 +7,7 @@ kind's tests (``kinds/<kind>/bad/``, ``kinds/<kind>/test_<kind>_settings.py``). 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import textwrap
 import time
@@ -195,6 +196,77 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
     ),
 ]
 
+# dual-stack networks and IPv6 addresses
+BAD_CASES += [
+    (
+        "subnet6_not_ipv6.yaml",
+        4,
+        "networks.lan.subnet6",
+        "'10.201.1.0/24' is not an IPv6 subnet: At least 3 parts expected in '10.201.1.0'",
+    ),
+    (
+        "subnet6_not_ula.yaml",
+        4,
+        "networks.lan.subnet6",
+        "subnet6 2001:db8:201::/64 is not a unique local range (fc00::/7)",
+    ),
+    (
+        "subnet6_too_small.yaml",
+        4,
+        "networks.lan.subnet6",
+        "subnet6 fd42:201::/124 is smaller than the IPv4 subnet 10.201.0.0/24",
+    ),
+    ("subnet6_overlap.yaml", 7, "networks.dmz.subnet6", "subnet6 fd42:201::/96 overlaps network 'lan' (fd42:201::/64)"),
+    (
+        "ipv6_on_ipv4_network.yaml",
+        8,
+        "nodes.mx.networks.lan.ipv6",
+        "network 'lan' is IPv4 only: it has no IPv6 address to give",
+    ),
+    (
+        "ipv6_outside_subnet6.yaml",
+        7,
+        "nodes.mx.networks.lan.ipv6",
+        "fd42:999::30 is not inside network 'lan' (fd42:201::/64)",
+    ),
+    (
+        "ipv6_gateway.yaml",
+        7,
+        "nodes.mx.networks.lan.ipv6",
+        "fd42:201::1 is reserved in fd42:201::/64 (network or Docker's gateway)",
+    ),
+    (
+        "ipv6_taken_by_implied.yaml",
+        8,
+        "nodes.other.networks.lan",
+        "fd42:201::28, the IPv6 address that 10.201.0.40 implies, is already node 'mx's address",
+    ),
+    (
+        "address_mapping_without_ipv4.yaml",
+        7,
+        "nodes.mx.networks.lan",
+        "node 'mx' address on 'lan' needs the key 'ipv4'",
+    ),
+    (
+        "address_mapping_unknown_key.yaml",
+        7,
+        "nodes.mx.networks.lan.ip6",
+        "unknown key 'ip6' in node 'mx' address on 'lan'",
+    ),
+    (
+        "send_ipv6_without_dual_stack.yaml",
+        7,
+        "steps[0].send.family",
+        "'cl' and 'mx' share no dual-stack network: 'mx' has no IPv6 address that 'cl' can reach",
+    ),
+    (
+        "send_family_with_server_ip.yaml",
+        7,
+        "steps[0].send.family",
+        "'family:' picks one of the server's addresses: 'server_ip:' already gives one",
+    ),
+]
+
 # mailbox servers and fetches
 BAD_CASES += [
     (
@@ -302,6 +374,11 @@ BAD_CASES += [
 
 # Where the loader must also say how to fix it: file -> the fix text.
 FIXES = {
+    "subnet6_not_ula.yaml": "use a ULA prefix such as fd42:201::/64: topology traffic never leaves the machine",
+    "subnet6_too_small.yaml": "use at least a /120, e.g. a /64",
+    "ipv6_on_ipv4_network.yaml": "add 'subnet6:' (a ULA prefix such as fd42:201::/64) to network 'lan'",
+    "ipv6_taken_by_implied.yaml": "give this node its own with 'ipv6:'",
+    "send_ipv6_without_dual_stack.yaml": "give a network they share a 'subnet6:'",
     "captured_unknown_spf_verdict.yaml": "did you mean 'pass'?",
     "captured_dkim_domain_without_dkim.yaml": "add 'dkim:'",
     "captured_dmarc_reason_without_dmarc.yaml": "add 'dmarc:' (the verdict)",
@@ -494,6 +571,33 @@ def test_numbers_in_text_settings_keep_their_spelling() -> None:
     assert isinstance(settings, PostfixSettings)
     main = dict(settings.main)
     assert main == {"compatibility_level": "3.10", "smtp_tls_loglevel": "01"}
+
+
+def test_a_dual_stack_network_gives_every_node_an_ipv6_address() -> None:
+    scenario = load_scenario_text(
+        textwrap.dedent(
+            """\
+            networks:
+              lan: {subnet: 10.201.0.0/24, subnet6: "fd42:201::/64"}
+              old: {subnet: 10.202.0.0/24}
+            nodes:
+              mx: {kind: sink, hostname: mx.example.test, networks: {lan: 10.201.0.30, old: 10.202.0.30}}
+              pf: {kind: postfix, hostname: pf.example.test, networks: {lan: {ipv4: 10.201.0.10, ipv6: "FD42:201::0:10"}}}
+              v4: {kind: sink, hostname: v4.example.test, networks: {old: 10.202.0.40}}
+            """
+        ),
+        "dual.yaml",
+    )
+    assert scenario.network("lan").subnet6 == ipaddress.IPv6Network("fd42:201::/64")
+    assert scenario.network("lan").dual_stack and not scenario.network("old").dual_stack
+    mx, pf, v4 = scenario.node("mx"), scenario.node("pf"), scenario.node("v4")
+    # The same host number as the IPv4 address (30 = 0x1e), on the dual-stack network only.
+    assert [(a.network, str(a.ip6) if a.ip6 else None) for a in mx.attachments] == [
+        ("lan", "fd42:201::1e"),
+        ("old", None),
+    ]
+    assert [str(ip) for ip in pf.ip6s] == ["fd42:201::10"]
+    assert v4.ip6s == ()
 
 
 def test_a_large_subnet_loads_quickly() -> None:

@@ -51,3 +51,18 @@ def test_suites_are_parsed_the_same_for_the_cli_the_plugin_and_the_benchmark() -
     assert parse_suites([" , "]) == ("bookworm",)
     with pytest.raises(ValueError, match="unknown MTA suite 'buster'"):
         parse_suites(["bookworm,buster"])
+
+
+def test_ipv6_subnets_of_different_scenarios_do_not_overlap() -> None:
+    """Topologies are kept apart by their IPv4 subnets; the engine refuses an IPv6 subnet that
+    overlaps a running network's too, so no two scenarios may share one."""
+    seen: list[tuple[str, str, object]] = []
+    for path in SCENARIOS:
+        scenario = load_scenario(path)
+        for net in scenario.networks:
+            if net.subnet6 is None:
+                continue
+            for name, other_net, other in seen:
+                assert name == scenario.name or not net.subnet6.overlaps(other), (scenario.name, other_net, name)
+            seen.append((scenario.name, net.name, net.subnet6))
+    assert seen, "no scenario has a dual-stack network"

@@ -121,6 +121,24 @@ def test_send_passes_tls_and_the_client_on_and_smtps_defaults_to_port_465(topo: 
     assert (plain["tls"], plain["client"], plain["port"]) == (None, None, 25)
 
 
+DUAL_STACK = """\
+networks:
+  lan: {subnet: 10.201.0.0/24, subnet6: "fd42:201::/64"}
+nodes:
+  cl: {kind: client, hostname: cl.example.test, networks: {lan: 10.201.0.5}}
+  mx: {kind: sink, hostname: mx.remote.test, networks: {lan: {ipv4: 10.201.0.30, ipv6: "fd42:201::25"}}}
+"""
+
+
+def test_send_over_ipv6_connects_to_the_servers_ipv6_address() -> None:
+    topo = FakeTopology(DUAL_STACK)
+    Send(id="m1", from_="cl", to=("bob@remote.test",), server="mx", family="ipv6").run(topo)
+    Send(id="m2", from_="cl", to=("bob@remote.test",), server="mx", family="ipv4").run(topo)
+    Send(id="m3", from_="cl", to=("bob@remote.test",), server="mx").run(topo)
+    assert [s["server_ip"] for s in topo.sends] == ["fd42:201::25", None, None]
+    assert all(s["server"] == "mx" for s in topo.sends)
+
+
 def test_send_that_is_refused_fails_unless_a_rejection_is_expected(topo: FakeTopology) -> None:
     refused = [
         SmtpReply("connect", 220, "mx"),

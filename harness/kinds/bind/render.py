@@ -53,13 +53,19 @@ def zone_text(scenario: Scenario, zone: Zone, ns: str) -> str:
     lines.extend(_record_line(r) for r in zone.records)
     assert scenario.dns is not None
     if scenario.dns.host_records:
-        owners_with_a = {
-            _owner_absolute(r.owner, zone.origin).lower() for r in zone.records if r.rtype in ("A", "CNAME")
-        }
+
+        def owners(*types: str) -> set[str]:
+            return {_owner_absolute(r.owner, zone.origin).lower() for r in zone.records if r.rtype in types}
+
+        owners_with_a, owners_with_aaaa = owners("A", "CNAME"), owners("AAAA", "CNAME")
         for node in scenario.nodes:
             fqdn = node.hostname.lower() + "."
-            if _best_zone(scenario, fqdn) is zone and fqdn not in owners_with_a:
+            if _best_zone(scenario, fqdn) is not zone:
+                continue
+            if fqdn not in owners_with_a:
                 lines.append(f"{fqdn} IN A {node.ip}  ; host record of node {node.name}")
+            if node.ip6s and fqdn not in owners_with_aaaa:
+                lines.append(f"{fqdn} IN AAAA {node.ip6s[0]}  ; host record of node {node.name}")
     return "\n".join(lines) + "\n"
 
 
@@ -90,6 +96,8 @@ def rpz_text(scenario: Scenario, ns: str) -> str:
 
 
 def named_conf(scenario: Scenario, zones: list[tuple[str, str]], servfail: list[str], rpz: bool) -> str:
+    server = scenario.dns_node
+    server_has_ipv6 = server is not None and bool(server.ip6s)
     policy = (
         f'    response-policy {{ zone "{RPZ_ZONE.rstrip(".")}"; }} qname-wait-recurse no break-dnssec yes recursive-only no;\n'
         if rpz
@@ -100,7 +108,7 @@ def named_conf(scenario: Scenario, zones: list[tuple[str, str]], servfail: list[
         "options {\n"
         '    directory "/var/cache/bind";\n'
         "    listen-on { any; };\n"
-        "    listen-on-v6 { none; };\n"
+        f"    listen-on-v6 {{ {'any' if server_has_ipv6 else 'none'}; }};\n"
         "    recursion yes;\n"
         "    allow-recursion { any; };\n"
         "    allow-query { any; };\n"

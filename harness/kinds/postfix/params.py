@@ -1,7 +1,7 @@
 """The settings the harness itself renders for one kind, each with its meaning.
 
 Scenario settings are applied after these and win. Values may hold ``{hostname}``,
-``{domain}`` and ``{ip}``, filled in per node.
+``{domain}``, ``{ip}`` and ``{inet_protocols}``, filled in per node.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ POSTFIX_MAIN: tuple[Param, ...] = (
     Param("myorigin", "$myhostname", "unqualified senders are qualified with the hostname"),
     Param("mydestination", "$myhostname, localhost", "only the node itself is local unless a scenario says more"),
     Param("inet_interfaces", "all", "listen on every topology network"),
-    Param("inet_protocols", "ipv4", "topology networks are IPv4 only"),
+    Param(
+        "inet_protocols",
+        "{inet_protocols}",
+        "ipv4; all where the node has an IPv6 address (on a dual-stack network): it listens and connects over both",
+    ),
     Param("mynetworks", "127.0.0.0/8", "only loopback may relay unless a scenario says more"),
     Param("relayhost", "", "deliver by MX unless a scenario sets a relay host"),
     Param("maillog_file", "/var/log/mail.log", "Postfix's own logger: the log is the observation"),
@@ -25,7 +29,11 @@ POSTFIX_MAIN: tuple[Param, ...] = (
     Param("queue_run_delay", "10s", "deferred mail is retried soon (tests, not 300 s)"),
     Param("minimal_backoff_time", "10s", "shortest retry interval"),
     Param("maximal_backoff_time", "20s", "longest retry interval"),
-    Param("smtp_address_preference", "ipv4", "no IPv6 in topologies"),
+    Param(
+        "smtp_address_preference",
+        "ipv4",
+        "a peer with both an A and an AAAA record is reached over IPv4, not at random (Postfix's 'any')",
+    ),
     Param("alias_maps", "hash:/etc/aliases", "local aliases"),
     Param("alias_database", "hash:/etc/aliases", "local aliases built by newaliases"),
     Param("biff", "no", "no comsat service in containers"),

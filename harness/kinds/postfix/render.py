@@ -19,7 +19,12 @@ SASL_PLUGIN_GLOB = "/usr/lib/*/sasl2/libplain.so* /usr/lib/*/sasl2/liblogin.so*"
 
 def main_settings(node: Node, config: PostfixSettings) -> list[tuple[str, str]]:
     """Harness defaults, then the scenario's settings (which win), in order."""
-    values = {"hostname": node.hostname, "domain": domain_of(node.hostname), "ip": str(node.ip)}
+    values = {
+        "hostname": node.hostname,
+        "domain": domain_of(node.hostname),
+        "ip": str(node.ip),
+        "inet_protocols": "all" if node.ip6s else "ipv4",
+    }
     user = user_main(node)
     settings = {
         p.name: p.value.format(**values)

@@ -65,6 +65,12 @@ def mc_and_notes(scenario: Scenario, node: Node, config: SendmailSettings) -> tu
     lines.append("FEATURE(`no_default_msa')dnl")
     lines.append("FEATURE(`use_cw_file')dnl")
     lines.append(f"DAEMON_OPTIONS(`Family=inet, Name=MTA-v4, Port=smtp, Addr={config.listen}')dnl")
+    if node.ip6s and config.listen == "0.0.0.0":
+        # On a dual-stack network it also listens on each of its IPv6 addresses and on ::1.
+        # Not on "::": sendmail's socket there is not IPv6-only and takes the IPv4 port too
+        # ("daemon MTA-v6: cannot bind: Address already in use").
+        for i, address in enumerate(("::1", *map(str, node.ip6s))):
+            lines.append(f"DAEMON_OPTIONS(`Family=inet6, Name=MTA-v6-{i}, Port=smtp, Addr={address}')dnl")
     features = list(config.features)
     names = {_feature_name(f) for f in features}
     if config.access and "access_db" not in names:

@@ -46,7 +46,13 @@ def test_named_conf_declares_every_zone_and_the_policies() -> None:
         assert f'zone "{origin}" {{ type master; file "/etc/bind/harness/{file}"; }};' in conf
     assert 'zone "broken.test." { type master; file "/etc/bind/harness/servfail.missing"; };' in conf
     assert 'response-policy { zone "rpz.harness"; }' in conf
-    assert "listen-on-v6 { none; };" in conf and "querylog yes;" in conf
+    # Its node is on a dual-stack network: BIND listens on IPv6 too; on an IPv4-only one, not.
+    assert "listen-on-v6 { any; };" in conf and "querylog yes;" in conf
+    assert "listen-on-v6 { none; };" in golden("smoke", "ns", "etc/bind/named.conf")
+    zone = golden("every-key", "ns", "etc/bind/harness/example.test.zone")
+    # AAAA host records beside the A ones: the chosen address (cl) and the derived one (pf, 10 = 0xa).
+    assert "cl.example.test. IN AAAA fd42:201::5  ; host record of node cl" in zone
+    assert "pf.example.test. IN AAAA fd42:201::a  ; host record of node pf" in zone
     rpz = golden("every-key", "ns", "etc/bind/harness/rpz.harness.zone")
     assert "gone.test.rpz.harness. CNAME ." in rpz
     assert "nomx.test.rpz.harness. CNAME *." in rpz
