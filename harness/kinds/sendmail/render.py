@@ -115,6 +115,17 @@ def _define(name: str, value: str) -> str:
     return f"define({_quote(name)}, {_quote(value)})dnl"
 
 
+# Debian's sendmail delivers local mail with procmail (sensible-mda). Two deliveries to one
+# mailbox at once: the second waits for the first's lock and then sleeps LOCKSLEEP, 8 s by
+# default, before it looks again. A test that sends two messages to one user waited 8 s for
+# nothing; the harness shortens the sleep, as it shortens queue and retry times. A user's own
+# /etc/procmailrc (``files:``) replaces this one.
+PROCMAILRC = "/etc/procmailrc"
+PROCMAILRC_TEXT = (
+    "# Rendered by mta-harness: a delivery that meets a locked mailbox looks again after 1 s (not 8 s).\nLOCKSLEEP=1\n"
+)
+
+
 def _table(pairs: tuple[tuple[str, str], ...]) -> str:
     return "".join(f"{key}\t{value}\n" for key, value in pairs)
 
@@ -127,6 +138,8 @@ def render(scenario: Scenario, node: Node, config: SendmailSettings) -> NodeConf
         ("/etc/mail/local-host-names", _local_host_names(node, config), 0o644),
         ("/etc/mail/aliases", _aliases(node, config), 0o644),
     ]
+    if node.user_file(PROCMAILRC) is None:
+        files.append((PROCMAILRC, PROCMAILRC_TEXT, 0o644))
     setup: list[Command] = list(user_commands(node))
     own = node.user_file(usermc.USER_MC)
     if own is not None:

@@ -66,3 +66,24 @@ def test_a_scenario_define_is_listed_as_the_scenarios() -> None:
         "/etc/mail/sendmail.mc (mine.mc:1): confMAX_MESSAGE_SIZE = 20000000 overridden by the scenario's sendmail.defines: 1000"
     ]
     assert lines[-1] == "MAILER(`local')dnl"
+
+
+def test_procmail_looks_again_after_1_s_unless_the_user_brings_a_procmailrc(tmp_path: Path) -> None:
+    from harness.kinds.sendmail.render import PROCMAILRC, PROCMAILRC_TEXT
+
+    (tmp_path / "procmailrc").write_text("LOCKSLEEP=4\n")
+    base = (
+        "networks: {lan: {subnet: 10.201.0.0/24}}\n"
+        "nodes:\n"
+        "  sm:\n"
+        "    kind: sendmail\n"
+        "    hostname: sm.example.test\n"
+        "    networks: {lan: 10.201.0.11}\n"
+    )
+    for extra, ours in (("", True), ("    files: {/etc/procmailrc: procmailrc}\n", False)):
+        (tmp_path / "s.yaml").write_text(base + extra)
+        scenario = load_scenario(tmp_path / "s.yaml")
+        node = scenario.node("sm")
+        files = {path: content for path, content, _ in kind_of(node).render(scenario, node).files}
+        assert (files.get(PROCMAILRC) == PROCMAILRC_TEXT) is ours
+    assert "LOCKSLEEP=1\n" in PROCMAILRC_TEXT
