@@ -86,9 +86,14 @@ class Hop:
         return text
 
     def signature(self) -> tuple[str, str, str, str]:
-        """What stays the same between runs: the nodes, the outcome (and the mailboxes)."""
-        users = ",".join(r.split("@")[0] for r in self.recipients) if self.outcome == DELIVERED else ""
-        return (self.source, self.target, self.outcome, users)
+        """What stays the same between runs: the nodes, the outcome, and the mailboxes of a
+        delivery or the stage and code of a refusal ("rcpt: 454")."""
+        more = ""
+        if self.outcome == DELIVERED:
+            more = ",".join(r.split("@")[0] for r in self.recipients)
+        elif self.outcome == REJECTED:
+            more = " ".join(self.detail.split()[:2])
+        return (self.source, self.target, self.outcome, more)
 
     def to_json(self) -> dict[str, Any]:
         return {
