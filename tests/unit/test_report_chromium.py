@@ -200,3 +200,55 @@ def test_the_page_as_chromium_parsed_it_keeps_the_pictures_and_marks_the_differi
         assert f'data-node="{name}"' in dom
     row = dom.split("while-down")[0].rsplit("<tr", 1)[1]
     assert 'class="differs"' in row, "while-down took another path on bookworm"
+
+
+MERMAID = (
+    Path(__file__).resolve().parents[2] / "tools" / "mermaid" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+)
+# Every ```mermaid block of the page's Markdown, given to Mermaid's own parser in the browser.
+PARSE = """<!doctype html><html><body><pre id='parsed'>pending</pre>
+<script src='MERMAID'></script>
+<script>
+(async () => {
+  const out = [];
+  for (const text of TEXTS) {
+    try { await mermaid.parse(text); out.push('ok'); } catch (e) { out.push(String(e.message || e)); }
+  }
+  document.getElementById('parsed').textContent = JSON.stringify(out);
+})();
+</script></body></html>"""
+
+
+@pytest.mark.skipif(
+    not MERMAID.exists(), reason="Mermaid is not installed: npm install --prefix tools/mermaid (make install does it)"
+)
+def test_mermaid_parses_every_diagram_of_the_markdown(tmp_path: Path) -> None:
+    from harness.report import markdown
+
+    text = markdown(
+        [_result("bullseye", (OUT_RETRIED[0], OUT_RETRIED[1], OUT_RETRIED[3])), _result("bookworm", OUT_RETRIED)]
+    )
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", text, re.S)
+    assert len(blocks) == 1 + 1 + 2, "the topology, in-site once, while-down per suite"
+    broken = "sequenceDiagram\n    a->>b: fine\n    a-<<b: not an arrow"  # the check can fail
+    page = tmp_path / "parse.html"
+    page.write_text(PARSE.replace("MERMAID", MERMAID.as_uri()).replace("TEXTS", json.dumps([*blocks, broken])))
+    assert CHROMIUM is not None
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=20000",  # the parser is asynchronous
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    found = re.search(r"<pre id=\"parsed\">(.*?)</pre>", done.stdout, re.S)
+    assert found and found.group(1) != "pending", done.stdout[-1000:] + done.stderr[-1000:]
+    parsed = json.loads(html.unescape(found.group(1)))
+    assert parsed[:-1] == ["ok"] * len(blocks), list(zip(blocks, parsed, strict=False))
+    assert parsed[-1].startswith("Parse error"), parsed[-1]
