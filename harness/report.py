@@ -238,22 +238,26 @@ def _markdown_paths(topology: TopologyMap | None, rows: list[PathRow]) -> list[s
     return lines
 
 
-def _html_paths(topology: TopologyMap | None, rows: list[PathRow], suites: list[str]) -> list[str]:
+def _html_paths(topology: TopologyMap | None, rows: list[PathRow]) -> list[str]:
     if topology is None and not rows:
         return []
     parts = ["<details class='paths'><summary>topology and message paths</summary>"]
     if topology is not None:
         parts.append(f"<div class='pic'>{diagrams.topology_svg(topology)}</div>")
     if rows:
-        shown = [s for s in suites if any(s in r.paths for r in rows)]
-        parts.append("<table class='paths'><tr><th>message</th>" + "".join(f"<th>{s}</th>" for s in shown) + "</tr>")
+        # One picture per message for the suites that saw the same path; one per suite where
+        # they differ, one under the other.
+        parts.append("<table class='paths'><tr><th>message</th><th>observed path</th></tr>")
         for row in rows:
-            parts.append(f"<tr class='{'differs' if row.differs else ''}'><td>{html.escape(row.title)}</td>")
-            for suite in shown:
-                path = row.paths.get(suite)
-                cell = diagrams.sequence_svg(path, topology, caption=path.message_id) if path else "—"
-                parts.append(f"<td><div class='pic'>{cell}</div></td>")
-            parts.append("</tr>")
+            mark = "≠ " if row.differs else ""
+            parts.append(f"<tr class='{'differs' if row.differs else ''}'><td>{mark}{html.escape(row.title)}</td><td>")
+            for on, path in row.groups():
+                caption = f"{', '.join(on)}: {path.message_id}"
+                parts.append(
+                    f"<div class='group' data-suites='{' '.join(on)}'><b>{', '.join(on)}</b>"
+                    f"<div class='pic'>{diagrams.sequence_svg(path, topology, caption=caption)}</div></div>"
+                )
+            parts.append("</td></tr>")
         parts.append("</table>")
     parts.append("</details>")
     return parts
@@ -314,6 +318,7 @@ def html_page(results: list[dict[str, Any]]) -> str:
         "tr.differs td{background:#fff4c2}td.failed{background:#f8d0d0}code{font-size:12px;white-space:pre-wrap}"
         "details.paths{margin:0 0 1em}details.paths summary{cursor:pointer;font-weight:bold}"
         "div.pic{overflow-x:auto;max-width:100%}table.paths td{background:#fff}table.paths tr.differs td{background:#fff4c2}"
+        "div.group>b{font-size:12px;color:#555}"
         "</style></head><body>",
         "<h1>Behaviour by MTA version</h1>",
         "<p>Each row is an expectation; highlighted rows differ between versions. Under each scenario, its topology"
@@ -324,7 +329,7 @@ def html_page(results: list[dict[str, Any]]) -> str:
         parts.append(
             f"<h2>{html.escape(name)}</h2><p>{html.escape(head.get('description', ''))} <code>{html.escape(head['file'])}</code></p>"
         )
-        parts += _html_paths(*pictures[name], suites)
+        parts += _html_paths(*pictures[name])
         parts.append("<table><tr><th>expectation</th>" + "".join(f"<th>{s}</th>" for s in suites) + "</tr>")
         for row in rows:
             parts.append(

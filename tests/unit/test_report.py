@@ -291,7 +291,10 @@ def test_the_html_page_draws_inline_svg_only_and_merges_messages_with_the_same_p
         _with_paths("bookworm", [SUBMIT, CAPTURE], ("m1", "m2", "m3")),
     ]
     page = html_page(results)
-    assert page.count("<svg ") == 1 + 2  # the topology, then one row (three messages) on two suites
+    assert page.count("<svg ") == 1 + 1  # the topology, then one row: three messages, the same on both suites
+    assert "<div class='group' data-suites='bullseye bookworm'><b>bullseye, bookworm</b>" in page
+    differ = html_page([_with_paths("bullseye", [SUBMIT, CAPTURE]), _with_paths("bookworm", [SUBMIT, DEFER, CAPTURE])])
+    assert differ.count("<svg ") == 1 + 2 and "<tr class='differs'><td>≠ m1</td>" in differ
     assert "m1 … m3 (3 messages, the same path)" in page
     # renders offline: no scripts, no files, no addresses but the SVG namespace
     assert "<script" not in page and not re.search(r"\b(?:src|href)=", page)

@@ -114,7 +114,8 @@ for (const svg of document.querySelectorAll('svg.sequence')) {
   const box = svg.getBoundingClientRect();
   const outside = [...svg.querySelectorAll('text')].filter(t => {
     const b = t.getBBox(); return b.x < -1 || b.x + b.width > svg.width.baseVal.value + 1; }).map(t => t.textContent);
-  out.sequences.push({message: svg.dataset.message, width: box.width, height: box.height,
+  out.sequences.push({message: svg.dataset.message, suites: svg.closest('.group').dataset.suites,
+    width: box.width, height: box.height,
     lifelines: [...svg.querySelectorAll('g.lifeline')].map(g => g.querySelector('.node-name').textContent),
     hops: [...svg.querySelectorAll('g.hop')].map(g => ({from: g.dataset.from, to: g.dataset.to,
       outcome: g.dataset.outcome, width: g.getBBox().width, height: g.getBBox().height,
@@ -166,16 +167,21 @@ def test_the_rendered_page_names_every_node_and_draws_every_hop(page: str, tmp_p
     assert topology["addresses"] == ["10.230.2.100", "10.230.2.10", "10.230.2.20", "10.230.2.110"]
     assert topology["width"] > 0 and topology["height"] > 0
 
-    sequences = {(s["message"], i % 2): s for i, s in enumerate(measured["sequences"])}
-    assert len(measured["sequences"]) == 4, "two messages on two suites"
-    inbound = sequences[("in-site", 0)]
+    sequences = {(s["message"], s["suites"]): s for s in measured["sequences"]}
+    assert list(sequences) == [("in-site", "bullseye bookworm"), ("while-down", "bullseye"), ("while-down", "bookworm")]
+    inbound = sequences[("in-site", "bullseye bookworm")]
     assert inbound["lifelines"] == ["sender", "mrelay", "mstore"]
     assert [(h["from"], h["to"], h["outcome"]) for h in inbound["hops"]] == [
         ("sender", "mrelay", "accepted"),
         ("mrelay", "mstore", "accepted"),
         ("mstore", "mstore", "delivered"),
     ]
-    bookworm = sequences[("while-down", 1)]
+    assert [h["outcome"] for h in sequences[("while-down", "bullseye")]["hops"]] == [
+        "submitted",
+        "accepted",
+        "captured",
+    ]
+    bookworm = sequences[("while-down", "bookworm")]
     assert [h["outcome"] for h in bookworm["hops"]] == ["submitted", "accepted", "deferred", "captured"]
     assert bookworm["lifelines"] == ["mstore", "mrelay", "inet-mx"]
     for sequence in measured["sequences"]:
@@ -194,8 +200,8 @@ def test_the_page_as_chromium_parsed_it_keeps_the_pictures_and_marks_the_differi
     path = tmp_path / "report.html"
     path.write_text(page)
     dom = _chromium(path, tmp_path)
-    assert dom.count("<svg ") == 5, "one topology, two messages on two suites"
-    assert dom.count('class="hop outcome-') == 3 + 3 + 3 + 4
+    assert dom.count("<svg ") == 4, "one topology, in-site once (the same on both suites), while-down per suite"
+    assert dom.count('class="hop outcome-') == 3 + 3 + 4
     for name in ("sender", "mrelay", "mstore", "inet-mx"):
         assert f'data-node="{name}"' in dom
     row = dom.split("while-down")[0].rsplit("<tr", 1)[1]
