@@ -315,16 +315,17 @@ class _Builder:
     def delivery_hop(self, here: str, delivery: Delivery) -> _Ordered:
         stamp, when = log_time(delivery.raw)
         target = self.relay_target(delivery, here)
+        mailer = _MAILER.search(delivery.raw)
         detail = ", ".join(
             part
             for part in (
                 f"relay={delivery.relay}" if delivery.relay else "",
+                f"mailer={mailer.group('mailer')}" if mailer else "",
                 f"dsn={delivery.dsn}" if delivery.dsn else "",
                 delivery.reason,
             )
             if part
         )
-        mailer = _MAILER.search(delivery.raw)
         local = delivery.relay == "local" or (mailer is not None and mailer.group("mailer") in LOCAL_MAILERS)
         if delivery.status == SENT:
             forwarded = _FORWARDED.search(delivery.reason)
