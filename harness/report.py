@@ -252,10 +252,9 @@ def _html_paths(topology: TopologyMap | None, rows: list[PathRow]) -> list[str]:
             mark = "≠ " if row.differs else ""
             parts.append(f"<tr class='{'differs' if row.differs else ''}'><td>{mark}{html.escape(row.title)}</td><td>")
             for on, path in row.groups():
-                caption = f"{', '.join(on)}: {path.message_id}"
                 parts.append(
                     f"<div class='group' data-suites='{' '.join(on)}'><b>{', '.join(on)}</b>"
-                    f"<div class='pic'>{diagrams.sequence_svg(path, topology, caption=caption)}</div></div>"
+                    f"<div class='pic'>{diagrams.sequence_svg(path, topology, caption=path.message_id)}</div></div>"
                 )
             parts.append("</td></tr>")
         parts.append("</table>")

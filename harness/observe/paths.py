@@ -215,6 +215,10 @@ class NodeRecord:
     captures: tuple[Mapping[str, Any], ...] = ()
 
 
+# Fetches are not logged with a time the harness reads: they come after every logged hop.
+_AFTER_ALL = (99, 99, 99, 99, 99)
+
+
 @dataclass
 class _Ordered:
     hop: Hop
@@ -305,7 +309,7 @@ class _Builder:
         for fetch in fetches:
             if msgid in fetch.message_ids:
                 detail = f"{fetch.protocol.upper()} as {fetch.user} ({fetch.name})"
-                hops.append(_Ordered(Hop(fetch.server, fetch.source, FETCHED, "", detail), (99, 99, 99, 99, 99)))
+                hops.append(_Ordered(Hop(fetch.server, fetch.source, FETCHED, "", detail), _AFTER_ALL))
         return MessagePath(sending.name, msgid, sending.source, tuple(o.hop for o in self.order(sending.source, hops)))
 
     def _first_line(self, node: str, qid: str) -> int:
