@@ -54,6 +54,7 @@ ROW = 46
 SELF_W = 28
 SELF_ROOM = 230  # right of the last lifeline, for a self-hop's label
 MIN_WIDTH = 440
+TITLE_CHAR = 8  # px per character of a bold 12 px caption, with room to spare
 # Topology geometry.
 LABEL_W = 170
 BOX_W, BOX_H, BOX_GAP = 136, 54, 14
@@ -80,15 +81,16 @@ def sequence_svg(path: MessagePath, topology: TopologyMap | None = None, caption
     nodes = path.nodes
     column = {node: i for i, node in enumerate(nodes)}
     self_hops = any(h.source == h.target for h in path.hops)
-    width = max(MIN_WIDTH, MARGIN * 2 + COLUMN * len(nodes) + (SELF_ROOM if self_hops else 0))
+    title = caption if caption is not None else f"message {path.name} {path.message_id}"
+    width = MARGIN * 2 + COLUMN * len(nodes) + (SELF_ROOM if self_hops else 0)
+    width = max(MIN_WIDTH, width, MARGIN * 2 + TITLE_CHAR * len(title))
     top = HEAD_Y + HEAD_H + 22
     height = top + ROW * max(1, len(path.hops)) + 6
-    title = caption if caption is not None else f"message {path.name} {path.message_id}"
     out = [
         f"<svg xmlns='http://www.w3.org/2000/svg' class='sequence' data-message={quoteattr(path.name)} "
         f"width='{width}' height='{height}' viewBox='0 0 {width} {height}' {FONT}>",
         f"<title>{escape(title)}</title>",
-        _text(MARGIN, 15, clip(title, (width - MARGIN) // 6), 12, extra=" font-weight='bold'"),
+        _text(MARGIN, 15, title, 12, extra=" font-weight='bold'"),
     ]
 
     def x_of(node: str) -> int:

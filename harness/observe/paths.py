@@ -320,16 +320,14 @@ class _Builder:
         stamp, when = log_time(delivery.raw)
         target = self.relay_target(delivery, here)
         mailer = _MAILER.search(delivery.raw)
-        detail = ", ".join(
-            part
-            for part in (
-                f"relay={delivery.relay}" if delivery.relay else "",
-                f"mailer={mailer.group('mailer')}" if mailer else "",
-                f"dsn={delivery.dsn}" if delivery.dsn else "",
-                delivery.reason,
-            )
-            if part
-        )
+        fields = [
+            f"relay={delivery.relay}" if delivery.relay else "",
+            f"mailer={mailer.group('mailer')}" if mailer else "",
+            f"dsn={delivery.dsn}" if delivery.dsn else "",
+        ]
+        # What went wrong first: a picture has room for the start of a detail only.
+        parts = [*fields, delivery.reason] if delivery.status == SENT else [delivery.reason, *fields]
+        detail = ", ".join(part for part in parts if part)
         local = delivery.relay == "local" or (mailer is not None and mailer.group("mailer") in LOCAL_MAILERS)
         if delivery.status == SENT:
             forwarded = _FORWARDED.search(delivery.reason)

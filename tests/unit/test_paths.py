@@ -115,7 +115,7 @@ def test_postfix_alias_forward_bounce_refusal_and_retry() -> None:
     # blackholed MX: the connect times out (relay=none, the address is in the reason), then the flush
     assert _hops(paths, "while-down")[-2:] == [("mrelay", "inet-mx", "deferred"), ("mrelay", "inet-mx", "captured")]
     deferred = next(p for p in paths if p.name == "while-down").hops[-2]
-    assert deferred.detail.endswith("connect to mx.outside.test[10.230.2.110]:25: Connection timed out")
+    assert deferred.detail == "connect to mx.outside.test[10.230.2.110]:25: Connection timed out, relay=none, dsn=4.4.1"
 
 
 def test_sendmail_relay_store_and_its_queue_ids() -> None:
