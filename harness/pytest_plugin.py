@@ -146,8 +146,8 @@ class ScenarioItem(pytest.Item):
         plugin = self.config.stash[CONFIG_KEY]
         result = run_scenario(self.scenario, self.suite, keep_on_failure=plugin.keep)
         self.user_properties.append(("versions", result.versions))
+        write_result(result, plugin.results_dir)  # a failure's picture is named in the report
         self.add_report_section("call", "scenario", result.report())
-        write_result(result, plugin.results_dir)
         if not result.passed:
             raise ScenarioFailed(result)
 

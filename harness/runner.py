@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import ExpectationFailed, HarnessError
 from harness.observe import logs as logparse
+from harness.observe.paths import MessagePath, observe
 from harness.scenario.model import Scenario, Step
 from harness.topology import Topology
 
@@ -47,6 +48,8 @@ class RunResult:
     diagnostics: str = ""
     error: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    # Per message sent: the nodes it passed through and each hop's outcome (observe/paths.py).
+    paths: list[MessagePath] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -98,6 +101,7 @@ def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_fai
         result.versions = {name: handle.version for name, handle in topology.nodes.items()}
         result.notes = {name: handle.notes for name, handle in topology.nodes.items() if handle.notes}
         execute(topology, result)
+        result.paths = observe(topology)
         result.timings = dict(topology.timings)
     finally:
         if not keep and not (keep_on_failure and not result.passed):

@@ -11,7 +11,7 @@ import pytest
 from harness.kinds import KINDS
 from harness.kinds.postfix.queue import parse_postqueue_json
 from harness.kinds.sendmail.queue import parse_mailq
-from harness.report import Row, load_results, markdown, normalise, write_report
+from harness.report import Row, html_page, load_results, markdown, normalise, write_report
 
 # Output read from real containers, beside each kind's tests: kinds/<kind>/data/{logs,queue}/
 KINDS_TESTS = Path(__file__).parent / "kinds"
@@ -189,3 +189,115 @@ def test_every_recorded_queue_id_is_one_and_nothing_else_in_the_logs_is() -> Non
             ids = [w for w in word.findall(raw) if w in qids]
             normal = normalise(raw)
             assert normal.count("QID") == len(ids), (path.name, raw, normal)
+
+
+# --- topology and message paths -------------------------------------------------------------
+SMOKE = Path(__file__).resolve().parents[2] / "scenarios" / "smoke.yaml"
+
+
+def _run(passed: bool) -> Any:
+    from harness.observe.paths import CAPTURED, SUBMITTED, Hop, MessagePath
+    from harness.runner import FAILED, PASSED, RunResult, StepResult
+    from harness.scenario.loader import load_scenario
+
+    scenario = load_scenario(SMOKE)
+    result = RunResult(scenario, "bookworm", diagnostics="\n=== diagnostics ===")
+    result.steps = [StepResult(2, scenario.steps[2], PASSED if passed else FAILED, "captured")]
+    result.paths = [
+        MessagePath(
+            "from-postfix",
+            "<from-postfix.x@mta-harness.test>",
+            "pf",
+            (Hop("pf", "pf", SUBMITTED, "AA6B8196C8D"), Hop("pf", "mx", CAPTURED, "", "from 10.201.0.10", "21:42:41")),
+        )
+    ]
+    return result
+
+
+def test_a_result_carries_the_topology_and_every_path(tmp_path: Path) -> None:
+    import json
+
+    from harness.report import write_result
+
+    path = write_result(_run(passed=True), tmp_path)
+    data = json.loads(path.read_text())
+    assert [n["name"] for n in data["topology"]["nodes"]] == ["ns", "pf", "sm", "mx"]
+    assert data["topology"]["nodes"][1]["addresses"] == {"net": "10.201.0.10"}
+    assert data["topology"]["networks"] == [{"name": "net", "subnet": "10.201.0.0/24"}]
+    assert [(h["from"], h["to"], h["outcome"]) for h in data["paths"][0]["hops"]] == [
+        ("pf", "pf", "submitted"),
+        ("pf", "mx", "captured"),
+    ]
+    assert not (tmp_path / "smoke-bookworm-path.svg").exists(), "a passing run draws no failure picture"
+
+
+def test_a_failed_run_writes_its_picture_and_names_it_in_the_diagnostics(tmp_path: Path) -> None:
+    import json
+    import xml.etree.ElementTree as ET
+
+    from harness.report import write_result
+
+    result = _run(passed=False)
+    write_result(result, tmp_path)
+    picture = tmp_path / "smoke-bookworm-path.svg"
+    root = ET.fromstring(picture.read_text())
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"pf", "mx", "10.201.0.10", "net"} <= texts
+    assert "smoke on bookworm: FAILED at step 3: expect_captured" in root.findtext(
+        "{http://www.w3.org/2000/svg}title", ""
+    )
+    line = f"path picture (topology and every message's hops): {picture}"
+    assert result.diagnostics.endswith(line) and line in result.report()
+    assert line in json.loads((tmp_path / "smoke--bookworm.json").read_text())["diagnostics"]
+    write_result(result, tmp_path)
+    assert result.diagnostics.count(line) == 1
+    result.steps[0].status = "passed"
+    write_result(result, tmp_path)
+    assert not picture.exists(), "a later passing run removes the stale picture"
+
+
+def _with_paths(suite: str, hops: list[dict[str, Any]], names: tuple[str, ...] = ("m1",)) -> dict[str, Any]:
+    result = _result(suite, BULLSEYE)
+    result["topology"] = {
+        "networks": [{"name": "net", "subnet": "10.230.9.0/24"}],
+        "nodes": [
+            {"name": "sm", "kind": "sendmail", "hostname": "sm.example.test", "addresses": {"net": "10.230.9.11"}},
+            {"name": "mx", "kind": "sink", "hostname": "mx.remote.test", "addresses": {"net": "10.230.9.30"}},
+        ],
+    }
+    result["paths"] = [{"message": n, "message_id": f"<{n}>", "origin": "sm", "hops": hops} for n in names]
+    return result
+
+
+SUBMIT = {"from": "sm", "to": "sm", "outcome": "submitted", "qid": "6AMLggBk000176"}
+DEFER = {"from": "sm", "to": "mx", "outcome": "deferred", "detail": "stat=Deferred"}
+CAPTURE = {"from": "sm", "to": "mx", "outcome": "captured", "detail": "from 10.230.9.11"}
+
+
+def test_the_markdown_draws_the_topology_and_each_path_in_mermaid_and_marks_a_different_one() -> None:
+    same = markdown([_with_paths("bullseye", [SUBMIT, CAPTURE]), _with_paths("bookworm", [SUBMIT, CAPTURE])])
+    assert same.count("```mermaid") == 2  # the topology, one path for both suites
+    assert "message `m1` on bullseye, bookworm:" in same and "**≠** message" not in same
+    assert "flowchart TB" in same and 'node_sm ---|"10.230.9.11"| net_net' in same
+    assert "    n_sm->>n_mx: captured" in same
+    differ = markdown([_with_paths("bullseye", [SUBMIT, CAPTURE]), _with_paths("bookworm", [SUBMIT, DEFER, CAPTURE])])
+    assert "**≠** message `m1` on bullseye:" in differ and "**≠** message `m1` on bookworm:" in differ
+    assert "    n_sm-->>n_mx: deferred" in differ
+
+
+def test_the_html_page_draws_inline_svg_only_and_merges_messages_with_the_same_path() -> None:
+    results = [
+        _with_paths("bullseye", [SUBMIT, CAPTURE], ("m1", "m2", "m3")),
+        _with_paths("bookworm", [SUBMIT, CAPTURE], ("m1", "m2", "m3")),
+    ]
+    page = html_page(results)
+    assert page.count("<svg ") == 1 + 1  # the topology, then one row: three messages, the same on both suites
+    assert "<div class='group' data-suites='bullseye bookworm'><b>bullseye, bookworm</b>" in page
+    differ = html_page([_with_paths("bullseye", [SUBMIT, CAPTURE]), _with_paths("bookworm", [SUBMIT, DEFER, CAPTURE])])
+    assert differ.count("<svg ") == 1 + 2 and "<tr class='differs'><td>≠ m1</td>" in differ
+    assert "m1 … m3 (3 messages, the same path)" in page
+    # renders offline: no scripts, no files, no addresses but the SVG namespace
+    assert "<script" not in page and not re.search(r"\b(?:src|href)=", page)
+    assert set(re.findall(r"https?://[^'\"\s]+", page)) == {"http://www.w3.org/2000/svg"}
+    old = _result("bullseye", BULLSEYE)  # a result written before paths were recorded
+    assert "<svg" not in html_page([old]) and "mermaid" not in markdown([old])
