@@ -49,7 +49,8 @@ OUTCOMES = (SUBMITTED, ACCEPTED, REJECTED, FAILED, CAPTURED, DELIVERED, FORWARDE
 _SYSLOG_TIME = re.compile(r"^(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d)\b")
 _ISO_TIME = re.compile(r"^\d{4}-(?P<month>\d\d)-(?P<day>\d\d)T(?P<hms>\d\d:\d\d:\d\d)")
 _MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}
-_IP = re.compile(r"\[(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:]*)\]")
+# "[10.0.0.1]", "[fd42::1]" (Postfix) and "[IPv6:fd42:0:0:0:0:0:0:1]" (sendmail).
+_IP = re.compile(r"\[(?:IPv6:)?(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:]*)\]")
 _CONNECT_TO = re.compile(r"\bconnect to [^\[\s]*\[(?P<ip>[^\]]+)\]")
 # The next node's queue id in its 250 to DATA: Postfix "queued as X", sendmail "X Message accepted".
 _NEXT_QID = re.compile(r"\bqueued as (?P<a>[0-9A-Za-z]{6,20})\b|(?:^|[ (])(?P<b>[0-9A-Za-z]{8,20}) Message accepted\b")
@@ -250,6 +251,14 @@ def _capture_time(record: Mapping[str, Any]) -> tuple[str, tuple[int, ...] | Non
     return time.strftime("%H:%M:%S", t), (t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
 
 
+def _canonical(ip: str) -> str:
+    """An address as the scenario model writes it (IPv6 compressed), whatever the log's spelling."""
+    try:
+        return str(ipaddress.ip_address(ip.removeprefix("IPv6:")))
+    except ValueError:
+        return ip
+
+
 def _is_loopback(ip: str) -> bool:
     try:
         return ipaddress.ip_address(ip).is_loopback
@@ -263,7 +272,7 @@ class _Builder:
         self.records = records
 
     def node_at(self, ip: str, here: str) -> str | None:
-        return here if _is_loopback(ip) else self.addresses.get(ip)
+        return here if _is_loopback(ip) else self.addresses.get(_canonical(ip))
 
     def relay_target(self, delivery: Delivery, here: str) -> str | None:
         """The node a delivery attempt went to: by the relay's address, else the address of
@@ -408,7 +417,9 @@ def build_paths(
 
 def addresses(scenario: Scenario) -> dict[str, str]:
     """Every address of the scenario's networks -> the node that has it."""
-    return {str(a.ip): node.name for node in scenario.nodes for a in node.attachments}
+    found = {str(a.ip): node.name for node in scenario.nodes for a in node.attachments}
+    found.update({str(ip): node.name for node in scenario.nodes for ip in node.ip6s})
+    return found
 
 
 def message_ids_in(messages: Iterable[bytes]) -> tuple[str, ...]:
@@ -500,9 +511,17 @@ class TopologyMap:
     @classmethod
     def of(cls, scenario: Scenario) -> TopologyMap:
         return cls(
-            tuple(NetworkPlace(n.name, str(n.subnet)) for n in scenario.networks),
             tuple(
-                NodePlace(n.name, n.kind, n.hostname, tuple((a.network, str(a.ip)) for a in n.attachments))
+                NetworkPlace(n.name, str(n.subnet) + (f" {n.subnet6}" if n.subnet6 else ""))
+                for n in scenario.networks
+            ),
+            tuple(
+                NodePlace(
+                    n.name,
+                    n.kind,
+                    n.hostname,
+                    tuple((a.network, str(a.ip) + (f" {a.ip6}" if a.ip6 else "")) for a in n.attachments),
+                )
                 for n in scenario.nodes
             ),
         )

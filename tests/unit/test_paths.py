@@ -210,3 +210,14 @@ def test_paths_round_trip_through_json() -> None:
     assert [MessagePath.from_json(json.loads(json.dumps(p.to_json()))) for p in paths] == paths
     hop = Hop("a", "b", "accepted", "Q", "d", "10:00:00", ("x@y",))
     assert Hop.from_json(hop.to_json()) == hop
+
+
+def test_ipv6_addresses_in_either_spelling_name_their_node() -> None:
+    from harness.observe.paths import _Builder, addresses
+    from harness.scenario.loader import load_scenario
+
+    scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "ipv6-dual-stack.yaml")
+    builder = _Builder(addresses(scenario), {})
+    assert builder.node_at("fd42:232::28", "pf") == "mx"  # Postfix: relay=mx.remote.test[fd42:232::28]:25
+    assert builder.node_at("IPv6:fd42:232:0:0:0:0:0:28", "sm") == "mx"  # sendmail: [IPv6:...]
+    assert builder.node_at("10.232.0.40", "pf") == "mx" and builder.node_at("::1", "sm") == "sm"
