@@ -512,8 +512,7 @@ class TopologyMap:
     def of(cls, scenario: Scenario) -> TopologyMap:
         return cls(
             tuple(
-                NetworkPlace(n.name, str(n.subnet) + (f" {n.subnet6}" if n.subnet6 else ""))
-                for n in scenario.networks
+                NetworkPlace(n.name, str(n.subnet) + (f" {n.subnet6}" if n.subnet6 else "")) for n in scenario.networks
             ),
             tuple(
                 NodePlace(
