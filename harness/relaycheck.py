@@ -159,16 +159,16 @@ def check_relay(
     run = f"relay-{int(time.time() * 1000) % 100000}"
     results: list[FormResult] = []
     accepted: dict[str, FormResult] = {}
-    for form in relay_forms(domain, server_name or target.hostname, server_ip):
-        sent = topology.send(
-            f"{run}-{form.number:02d}",
-            client,
-            [form.rcpt_to],
-            mail_from=form.mail_from,
-            server=server,
-            port=port,
-            subject=f"open relay test {form.number}",
-        )
+    forms = relay_forms(domain, server_name or target.hostname, server_ip)
+    # One session per form, all in one run of the client's agent.
+    sents = topology.send_batch(
+        run,
+        client,
+        server,
+        [(f"{run}-{f.number:02d}", [f.rcpt_to], f.mail_from, f"open relay test {f.number}") for f in forms],
+        port=port,
+    )
+    for form, sent in zip(forms, sents, strict=True):
         rcpt = next((r for r in sent.transcript if r.stage == "rcpt"), None)
         data = next((r for r in sent.transcript if r.stage == "data"), None)
         last = sent.transcript[-1] if sent.transcript else None

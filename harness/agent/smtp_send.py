@@ -5,6 +5,7 @@ Input: a JSON request file {"host", "port", "helo", "mail_from", "rcpt_to", "mes
 "auth": {"user", "password", "mechanism"} | null, "starttls": bool, "tls": "none" | "starttls" |
 "implicit", "client": "builtin" | "swaks", "timeout"}.
 Output (stdout): {"transcript": [{"stage", "code", "text", "argument"}], "error": str | null}.
+A request {"batch": [request, ...]} runs each session in turn: {"results": [output, ...]}.
 A refused command does not stop the session where SMTP allows going on (other recipients).
 
 Two clients: the built-in one is Python's smtplib; ``swaks`` (Debian's package) is run as it
@@ -301,7 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     with open(args[0], encoding="utf-8") as fh:
         request = json.load(fh)
-    json.dump(send(request), sys.stdout)
+    if "batch" in request:
+        # Several sessions, one after the other, in one run of the agent: {"results": [...]}.
+        json.dump({"results": [send(r) for r in request["batch"]]}, sys.stdout)
+    else:
+        json.dump(send(request), sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -82,6 +82,15 @@ class TopologyView(Protocol):
 
     def dns_query(self, name: str, rtype: str) -> dict[str, Any]: ...
 
+    def send_batch(
+        self,
+        batch: str,
+        source: str,
+        server: str,
+        messages: list[tuple[str, list[str], str | None, str | None]],
+        port: int = 25,
+    ) -> list[Sent]: ...
+
     def send(
         self,
         name: str,

@@ -63,6 +63,51 @@ class Sent:
         return "\n".join(lines)
 
 
+def smtp_request(
+    handle: NodeHandle,
+    message: Message,
+    server_ip: str,
+    port: int = 25,
+    helo: str | None = None,
+    auth: dict[str, str] | None = None,
+    starttls: bool = False,
+    tls: str | None = None,
+    client: str | None = None,
+) -> dict[str, Any]:
+    """What the agent's SMTP client is asked to do for one session."""
+    return {
+        "host": server_ip,
+        "port": port,
+        "helo": helo or handle.node.hostname,
+        "mail_from": message.sender,
+        "rcpt_to": list(message.recipients),
+        "message": message.base64(),
+        "auth": auth,
+        "starttls": starttls,
+        "tls": tls or ("starttls" if starttls else "none"),
+        "client": client or "builtin",
+        "timeout": SMTP_TIMEOUT,
+    }
+
+
+def _agent(handle: NodeHandle) -> SmtpClient:
+    agent = capability(handle.node, SmtpClient)
+    if agent is None:
+        raise StepError(f"{handle.name} is a {handle.node.kind} node: SMTP sessions start at client or sink nodes")
+    return agent
+
+
+def _sent(name: str, message: Message, handle: NodeHandle, server_label: str, result: dict[str, Any]) -> Sent:
+    return Sent(
+        name,
+        message,
+        handle.name,
+        server=server_label,
+        transcript=[SmtpReply(r["stage"], r["code"], r["text"], r.get("argument", "")) for r in result["transcript"]],
+        error=result.get("error"),
+    )
+
+
 def smtp_session(
     handle: NodeHandle,
     name: str,
@@ -77,32 +122,26 @@ def smtp_session(
     client: str | None = None,
 ) -> Sent:
     """One SMTP session from a client or sink node, with its transcript."""
-    agent = capability(handle.node, SmtpClient)
-    if agent is None:
-        raise StepError(f"{handle.name} is a {handle.node.kind} node: SMTP sessions start at client or sink nodes")
-    request: dict[str, Any] = {
-        "host": server_ip,
-        "port": port,
-        "helo": helo or handle.node.hostname,
-        "mail_from": message.sender,
-        "rcpt_to": list(message.recipients),
-        "message": message.base64(),
-        "auth": auth,
-        "starttls": starttls,
-        "tls": tls or ("starttls" if starttls else "none"),
-        "client": client or "builtin",
-        "timeout": SMTP_TIMEOUT,
-    }
+    agent = _agent(handle)
+    request = smtp_request(handle, message, server_ip, port, helo, auth, starttls, tls, client)
     path = f"/tmp/harness-{name}.json"
     result = call_agent(handle, "SMTP client", path, request, agent.smtp_send_command(path))
-    return Sent(
-        name,
-        message,
-        handle.name,
-        server=server_label,
-        transcript=[SmtpReply(r["stage"], r["code"], r["text"], r.get("argument", "")) for r in result["transcript"]],
-        error=result.get("error"),
-    )
+    return _sent(name, message, handle, server_label, result)
+
+
+def smtp_sessions(
+    handle: NodeHandle, batch: str, messages: list[tuple[str, Message]], server_label: str, server_ip: str, port: int
+) -> list[Sent]:
+    """SMTP sessions from one node to one server, one per message, one after the other in
+    one run of the agent (a battery of sixteen costs one exec, not sixteen)."""
+    agent = _agent(handle)
+    request = {"batch": [smtp_request(handle, message, server_ip, port) for _, message in messages]}
+    path = f"/tmp/harness-{batch}.json"
+    results = call_agent(handle, "SMTP client", path, request, agent.smtp_send_command(path))["results"]
+    return [
+        _sent(name, message, handle, server_label, result)
+        for (name, message), result in zip(messages, results, strict=True)
+    ]
 
 
 def submit(handle: NodeHandle, name: str, message: Message) -> Sent:

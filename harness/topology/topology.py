@@ -34,7 +34,7 @@ from harness.topology.agents import agent_answer
 from harness.topology.fetching import STANDARD_PORTS, Fetched, fetch_mailbox
 from harness.topology.networks import Networks
 from harness.topology.node import NodeHandle
-from harness.topology.sending import Sent, smtp_session, submit
+from harness.topology.sending import Sent, smtp_session, smtp_sessions, submit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -276,6 +276,27 @@ class Topology:
             sent = submit(handle, name, message)
         self.sent[name] = sent
         return sent
+
+    def send_batch(
+        self,
+        batch: str,
+        source: str,
+        server: str,
+        messages: list[tuple[str, list[str], str | None, str | None]],
+        port: int = 25,
+    ) -> list[Sent]:
+        """SMTP sessions from ``source`` to ``server``, one per (name, recipients, envelope
+        sender, subject), in order, in one run of the client's agent."""
+        handle = self.node(source)
+        server_ip = self.networks.address_seen_from(server, seen_from=handle.node)
+        composed = [
+            (name, compose(name, self.run_id, mail_from or f"tester@{handle.node.hostname}", to, subject=subject))
+            for name, to, mail_from, subject in messages
+        ]
+        sents = smtp_sessions(handle, batch, composed, server, server_ip, port)
+        for sent in sents:
+            self.sent[sent.name] = sent
+        return sents
 
     def fetch(
         self,

@@ -223,6 +223,19 @@ class FakeTopology:
         self.sent[name] = sent
         return sent
 
+    def send_batch(
+        self,
+        batch: str,
+        source: str,
+        server: str,
+        messages: list[tuple[str, list[str], str | None, str | None]],
+        port: int = 25,
+    ) -> list[Sent]:
+        return [
+            self.send(name, source, to, mail_from=mail_from, server=server, port=port, subject=subject)
+            for name, to, mail_from, subject in messages
+        ]
+
     def fetch(
         self, name: str, source: str, server: str, protocol: str, user: str, password: str, **options: Any
     ) -> Fetched:

@@ -41,6 +41,23 @@ def test_the_client_reports_a_refused_connection_as_an_error() -> None:
     assert "refused" in result["error"].lower()
 
 
+def test_a_batch_runs_every_session_in_order_and_prints_one_result_each(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = free_port()  # nothing listens there: each session's own error says where it went
+    requests = [
+        {"host": LOOPBACK, "port": closed, "helo": "cl.example.test", "mail_from": f"a{i}@example.test",
+         "rcpt_to": ["b@remote.test"], "message": "", "timeout": 2}
+        for i in range(3)
+    ]  # fmt: skip
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps({"batch": requests}))
+    assert smtp_send.main([str(path)]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(printed) == ["results"] and len(printed["results"]) == 3
+    assert all(r["transcript"] == [] and "refused" in r["error"].lower() for r in printed["results"])
+
+
 # --- DNS client ------------------------------------------------------------------------------
 
 
