@@ -3,7 +3,9 @@
 Actions change the topology (send, stop, refuse, flush, ...); expectations observe it
 (captures, logs, queues, mailboxes, DNS) and wait, by polling, until they hold or their
 time is up. The first failed expectation ends the run; its report shows, per node, the log
-lines of every message sent, each MTA's queue and each SMTP transcript.
+lines of every message sent, each MTA's queue and each SMTP transcript; with transcripts on
+(``harness.topology.capture``), also the SMTP dialogue of every hop of the message the
+failure is about, as captured on the wire.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import ExpectationFailed, HarnessError
 from harness.observe import logs as logparse
+from harness.observe import transcripts as smtp_transcripts
 from harness.scenario.model import Scenario, Step
 from harness.topology import Topology
 
@@ -47,6 +50,8 @@ class RunResult:
     diagnostics: str = ""
     error: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    # Every SMTP session of the run as text, when transcripts were on.
+    transcripts: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -68,6 +73,8 @@ class RunResult:
         lines.append(f"{verdict}: {held} of {len(expectations)} expectations held")
         if details:
             lines += self.time_summary()
+        if details and self.transcripts:
+            lines += ["", "=== SMTP transcripts (every session of the run) ===", *self.transcripts]
         if self.diagnostics:
             lines.append(self.diagnostics)
         return "\n".join(lines)
@@ -85,10 +92,14 @@ class RunResult:
         return lines
 
 
-def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_failure: bool = False) -> RunResult:
-    """Start the topology, run every step, tear down (unless asked to keep it)."""
+def run_scenario(
+    scenario: Scenario, suite: str, keep: bool = False, keep_on_failure: bool = False, transcripts: bool = False
+) -> RunResult:
+    """Start the topology, run every step, tear down (unless asked to keep it).
+
+    ``transcripts`` records every SMTP session (as does the scenario key ``transcripts``)."""
     result = RunResult(scenario, suite)
-    topology = Topology(scenario, suite=suite, keep=keep or keep_on_failure)
+    topology = Topology(scenario, suite=suite, keep=keep or keep_on_failure, transcripts=transcripts)
     try:
         topology.up()
     except HarnessError as exc:
@@ -99,6 +110,8 @@ def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_fai
         result.notes = {name: handle.notes for name, handle in topology.nodes.items() if handle.notes}
         execute(topology, result)
         result.timings = dict(topology.timings)
+        if topology.transcripts:
+            result.transcripts = _all_sessions(topology)
     finally:
         if not keep and not (keep_on_failure and not result.passed):
             started = time.monotonic()
@@ -132,7 +145,7 @@ def execute(topology: Topology, result: RunResult) -> None:
         if status in (FAILED, ERROR):
             for later in range(index + 1, len(steps)):
                 result.steps.append(StepResult(later, steps[later], NOT_RUN))
-            result.diagnostics = diagnostics(topology)
+            result.diagnostics = diagnostics(topology) + hop_transcripts(topology, getattr(spec, "message", None))
             return
 
 
@@ -163,4 +176,40 @@ def diagnostics(topology: Topology, tail: int = 15) -> str:
                 out.append(f"  container is {status}")
         except Exception as exc:  # diagnostics must never hide the failure they explain
             out.append(f"  (could not read: {exc})")
+    return "\n".join(out)
+
+
+def _all_sessions(topology: Topology) -> list[str]:
+    try:
+        return smtp_transcripts.describe(topology.sessions()) or ["(no SMTP session was captured)"]
+    except Exception as exc:  # a report must never hide the run it reports
+        return [f"(could not read the captures: {exc})"]
+
+
+def hop_transcripts(topology: Topology, message: object = None) -> str:
+    """The SMTP dialogue of every hop of a message: the step's ``message`` (a send's id),
+    else the last message sent; every session when no session can be tied to it. Empty
+    when transcripts are off."""
+    if not topology.transcripts:
+        return ""
+    try:
+        sessions = topology.sessions()
+    except Exception as exc:  # diagnostics must never hide the failure they explain
+        return f"\n=== SMTP transcripts ===\n(could not read the captures: {exc})"
+    sent = topology.sent.get(message) if isinstance(message, str) else None
+    if sent is None and topology.sent:
+        sent = list(topology.sent.values())[-1]
+    out = ["", "=== SMTP transcripts ==="]
+    hops = (
+        smtp_transcripts.hops_of(sessions, sent.message.message_id, sent.message.sender, sent.message.recipients)
+        if sent is not None
+        else []
+    )
+    if hops:
+        out.append(f"the hops of message '{sent.name}' {sent.message.message_id}:" if sent else "")
+        out += smtp_transcripts.describe(hops)
+    else:
+        about = f"no SMTP session carried message '{sent.name}'; " if sent is not None else ""
+        out.append(f"{about}every SMTP session of the run ({len(sessions)}):")
+        out += smtp_transcripts.describe(sessions) or ["(no SMTP session was captured)"]
     return "\n".join(out)
