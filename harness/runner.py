@@ -181,7 +181,8 @@ def diagnostics(topology: Topology, tail: int = 15) -> str:
 
 def _all_sessions(topology: Topology) -> list[str]:
     try:
-        return smtp_transcripts.describe(topology.sessions()) or ["(no SMTP session was captured)"]
+        described = smtp_transcripts.describe(topology.sessions()) or ["(no SMTP session was captured)"]
+        return [f"({problem})" for problem in topology.capture_problems] + described
     except Exception as exc:  # a report must never hide the run it reports
         return [f"(could not read the captures: {exc})"]
 
@@ -199,7 +200,7 @@ def hop_transcripts(topology: Topology, message: object = None) -> str:
     sent = topology.sent.get(message) if isinstance(message, str) else None
     if sent is None and topology.sent:
         sent = list(topology.sent.values())[-1]
-    out = ["", "=== SMTP transcripts ==="]
+    out = ["", "=== SMTP transcripts ===", *(f"({problem})" for problem in topology.capture_problems)]
     hops = (
         smtp_transcripts.hops_of(sessions, sent.message.message_id, sent.message.sender, sent.message.recipients)
         if sent is not None

@@ -119,16 +119,27 @@ class Sidecar:
                 f"(status {self.container.status}): {output or 'no output'}"
             )
 
-    def pcaps(self) -> list[bytes]:
-        """Every capture file so far, oldest first (read while it runs, or after it stopped)."""
-        try:
-            stream, _ = self.container.get_archive(CAPTURE_DIR)
-        except (docker.errors.NotFound, docker.errors.APIError):
-            return []
+    def pcaps(self, attempts: int = 3) -> list[bytes]:
+        """Every capture file so far, oldest first (read while it runs, or after it stopped).
+
+        A file that grows while the engine archives it can cut the archive short: it is
+        read again."""
+        for attempt in range(attempts):
+            try:
+                return self._read_pcaps()
+            except (docker.errors.APIError, tarfile.TarError, OSError) as exc:
+                if attempt == attempts - 1:
+                    raise HarnessError(f"cannot read the packet capture of {self.node} ({self.name}): {exc}") from exc
+        return []
+
+    def _read_pcaps(self) -> list[bytes]:
+        stream, _ = self.container.get_archive(CAPTURE_DIR)
         files: list[tuple[str, bytes]] = []
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
             for member in tar:
                 fh = tar.extractfile(member) if member.isfile() and member.name.endswith(".pcap") else None
                 if fh is not None:
                     files.append((member.name, fh.read()))
+        if not files:
+            raise HarnessError(f"no capture file in {self.name}:{CAPTURE_DIR}")
         return [data for _, data in sorted(files)]

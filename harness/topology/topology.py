@@ -87,6 +87,7 @@ class Topology:
         self.timings: dict[str, float] = {}
         self.images: dict[str, str] = {}
         self.captures: dict[str, Sidecar] = {}
+        self.capture_problems: list[str] = []
         self.subnet_lock = SubnetLock(n.subnet for n in scenario.networks)
 
     @classmethod
@@ -232,8 +233,17 @@ class Topology:
         return {name: pool.submit(start, sidecar) for name, sidecar in self.captures.items()}
 
     def sessions(self) -> list[transcripts.Session]:
-        """Every SMTP session so far, from the captures (none when transcripts are off)."""
-        captured = [(name, data) for name, sidecar in self.captures.items() for data in sidecar.pcaps()]
+        """Every SMTP session so far, from the captures (none when transcripts are off).
+
+        A capture that cannot be read is named in ``capture_problems`` and the others are
+        read all the same."""
+        captured: list[tuple[str, bytes]] = []
+        self.capture_problems = []
+        for name, sidecar in self.captures.items():
+            try:
+                captured += [(name, data) for data in sidecar.pcaps()]
+            except HarnessError as exc:
+                self.capture_problems.append(str(exc))
         return transcripts.sessions(captured, self.node_at)
 
     def _configure_and_start(self) -> None:

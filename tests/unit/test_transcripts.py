@@ -15,7 +15,14 @@ from pathlib import Path
 import dpkt
 import pytest
 
+from harness.cli import build_parser
+from harness.core import engine
+from harness.messages import Message
 from harness.observe.transcripts import CLIENT, SERVER, Session, describe, hops_of, sessions, tcp_streams
+from harness.runner import RunResult, hop_transcripts
+from harness.scenario.loader import load_scenario_text
+from harness.topology.capture import CAPTURE_IMAGE, CAPTURE_SCRIPT, LABEL_CAPTURE_OF, Sidecar
+from harness.topology.sending import Sent
 
 DATA = Path(__file__).parent / "data" / "transcripts"
 NODES = {
@@ -330,3 +337,83 @@ def test_an_empty_or_foreign_capture() -> None:
     dpkt.pcap.Writer(out, linktype=dpkt.pcap.DLT_IEEE802_11)
     with pytest.raises(ValueError, match="link type 105"):
         tcp_streams(out.getvalue())
+
+
+# ---- what a failure report shows (harness/runner.py) ---------------------------------------------
+class CapturedTopology:
+    """What the runner asks of a topology for its transcripts, from the committed captures."""
+
+    def __init__(self, sent: list[Sent], transcripts: bool = True) -> None:
+        self.transcripts = transcripts
+        self.sent = {s.name: s for s in sent}
+        self.capture_problems: list[str] = []
+
+    def sessions(self) -> list[Session]:
+        return captured()
+
+
+def sent(name: str, message_id: str, sender: str, recipients: tuple[str, ...]) -> Sent:
+    return Sent(name, Message(name, message_id, b"", sender, recipients), "sender", server="mrelay")
+
+
+IN_SITE = sent("in-site", MESSAGE_ID, "friend@outside.test", ("taro@nix.co.jj",))
+REFUSED = sent("relay-out", "<relay-out@mta-harness.test>", "spam@outside.test", ("victim@not-ours.test",))
+LOST = sent("lost", "<lost@mta-harness.test>", "nobody@outside.test", ("nobody@nix.co.jj",))
+
+
+def headings(text: str) -> list[str]:
+    return [line.split(" at ", 1)[0] for line in text.splitlines() if line.startswith("SMTP ")]
+
+
+def test_a_failure_shows_the_hops_of_the_steps_message() -> None:
+    text = hop_transcripts(CapturedTopology([IN_SITE, REFUSED]), "in-site")  # type: ignore[arg-type]
+    assert text.splitlines()[1:3] == ["=== SMTP transcripts ===", f"the hops of message 'in-site' {MESSAGE_ID}:"]
+    assert headings(text) == [
+        "SMTP sender (10.229.1.100:38866) -> mrelay (10.229.1.10:25)",
+        "SMTP mrelay (10.229.1.10:40450) -> mstore (10.229.1.20:25)",
+    ]
+    assert "    +0.044  S: 250 2.0.0 Ok: queued as B002D315DD6" in text.splitlines()
+
+
+def test_without_a_message_the_last_one_sent_and_without_hops_every_session() -> None:
+    last = hop_transcripts(CapturedTopology([IN_SITE, REFUSED]))  # type: ignore[arg-type]
+    assert "the hops of message 'relay-out' <relay-out@mta-harness.test>:" in last
+    assert headings(last) == ["SMTP sender (10.229.1.100:38870) -> mrelay (10.229.1.10:25)"]
+    every = hop_transcripts(CapturedTopology([IN_SITE, LOST]), "lost")  # type: ignore[arg-type]
+    assert "no SMTP session carried message 'lost'; every SMTP session of the run (4):" in every
+    assert len(headings(every)) == 4
+
+
+def test_transcripts_off_add_nothing_and_details_show_every_session() -> None:
+    assert hop_transcripts(CapturedTopology([IN_SITE], transcripts=False), "in-site") == ""  # type: ignore[arg-type]
+    scenario = load_scenario_text(
+        "networks: {lan: {subnet: 10.229.9.0/24}}\n"
+        "nodes: {mx: {kind: sink, hostname: mx.example.test, networks: {lan: 10.229.9.30}}}\n",
+        "t.yaml",
+    )
+    result = RunResult(scenario, "bookworm", transcripts=describe(captured()))
+    assert "=== SMTP transcripts (every session of the run) ===" not in result.report()
+    details = result.report(details=True)
+    assert "=== SMTP transcripts (every session of the run) ===" in details
+    assert len(headings(details)) == 4
+
+
+# ---- switching it on, and the sidecar ------------------------------------------------------------
+def test_the_cli_flag_and_the_capture_command() -> None:
+    assert build_parser().parse_args(["run", "smoke", "--transcripts"]).transcripts is True
+    assert build_parser().parse_args(["run", "smoke"]).transcripts is False
+    assert build_parser().parse_args(["up", "smoke", "--transcripts"]).transcripts is True
+    assert "tcpdump -i any -p -U --immediate-mode -n -s 0" in CAPTURE_SCRIPT and CAPTURE_SCRIPT.endswith(" tcp")
+
+
+def test_a_sidecar_is_labelled_with_the_run_but_is_no_node() -> None:
+    class Target:
+        name = "mh-1234abcd-relay-store-transcripts-mrelay"
+
+    labels = {engine.LABEL_RUN: "1234abcd", engine.LABEL_SCENARIO: "relay-store-transcripts"}
+    sidecar = Sidecar("mrelay", Target(), "mta-harness/capture:bookworm-x", labels)  # type: ignore[arg-type]
+    assert sidecar.name == "mh-1234abcd-relay-store-transcripts-mrelay-capture"
+    assert sidecar.labels == {**labels, LABEL_CAPTURE_OF: "mrelay"}
+    assert engine.LABEL_NODE not in sidecar.labels  # Topology.attach finds nodes by that label
+    assert (CAPTURE_IMAGE.image, CAPTURE_IMAGE.suite) == ("capture", "bookworm")
+    assert (CAPTURE_IMAGE.image_dir / "Dockerfile").read_text().count("tcpdump") >= 2
