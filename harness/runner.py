@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from harness.errors import ExpectationFailed, HarnessError
+from harness.kinds import Mta, capability
 from harness.observe import logs as logparse
 from harness.observe import transcripts as smtp_transcripts
 from harness.scenario.model import Scenario, Step
@@ -201,11 +202,11 @@ def hop_transcripts(topology: Topology, message: object = None) -> str:
     if sent is None and topology.sent:
         sent = list(topology.sent.values())[-1]
     out = ["", "=== SMTP transcripts ===", *(f"({problem})" for problem in topology.capture_problems)]
-    hops = (
-        smtp_transcripts.hops_of(sessions, sent.message.message_id, sent.message.sender, sent.message.recipients)
-        if sent is not None
-        else []
-    )
+    hops = []
+    if sent is not None:
+        hops = smtp_transcripts.hops_of(sessions, sent.message.message_id, sent.message.sender, sent.message.recipients)
+        encrypted = smtp_transcripts.encrypted_hops(sessions, _handovers(topology, sent.message.message_id, sessions))
+        hops = sorted({id(s): s for s in hops + encrypted}.values(), key=lambda s: (s.start, s.key))
     if hops:
         out.append(f"the hops of message '{sent.name}' {sent.message.message_id}:" if sent else "")
         out += smtp_transcripts.describe(hops)
@@ -214,3 +215,28 @@ def hop_transcripts(topology: Topology, message: object = None) -> str:
         out.append(f"{about}every SMTP session of the run ({len(sessions)}):")
         out += smtp_transcripts.describe(sessions) or ["(no SMTP session was captured)"]
     return "\n".join(out)
+
+
+def _handovers(
+    topology: Topology, message_id: str, sessions: list[smtp_transcripts.Session]
+) -> list[smtp_transcripts.Handover]:
+    """Where each MTA logged handing the message over (to tie encrypted sessions to it)."""
+    if not any(s.tls for s in sessions):
+        return []
+    near = sessions[0].start
+    result = []
+    for handle in topology.nodes.values():
+        if capability(handle.node, Mta) is None:
+            continue
+        try:
+            deliveries = handle.deliveries(message_id)
+        except Exception:  # a node's log that cannot be read ties nothing
+            continue
+        for delivery in deliveries:
+            # the session that brought it to this node, where this node queued it as this qid
+            brought = [s.end for s in sessions if s.server_node == handle.name and delivery.qid in s.queue_ids]
+            arrived = brought[0] if brought else None
+            found = smtp_transcripts.handover(handle.name, delivery.relay, delivery.raw, near, arrived)
+            if found is not None:
+                result.append(found)
+    return result

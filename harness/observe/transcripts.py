@@ -23,6 +23,7 @@ is kept.
 
 from __future__ import annotations
 
+import calendar
 import io
 import ipaddress
 import re
@@ -209,6 +210,11 @@ class Session:
     recipients: list[str] = field(default_factory=list)  # RCPT TO addresses
     tls: str = ""  # "starttls", "implicit" or ""
     key: tuple[str, int, str, int, int | None] = ("", 0, "", 0, None)
+    end: float = 0.0  # the last packet seen
+    # An encrypted session tied to a message by the sending MTA's log: that log line, and
+    # how many sessions it could be (the log tells the second only).
+    tied_by: str = ""
+    tied_among: int = 0
 
     @property
     def server_side(self) -> bool:
@@ -235,6 +241,9 @@ class Session:
         if self.captured_at:
             facts.append(f"captured at {self.captured_at}")
         out = [heading + (f"  ({'; '.join(facts)})" if facts else "")]
+        if self.tied_by:
+            which = "it" if self.tied_among <= 1 else f"one of {self.tied_among} sessions open then"
+            out.append(f"  (encrypted; {self.client_node} logged handing the message over in {which}: {self.tied_by})")
         for line in self.lines:
             mark = {CLIENT: "C:", SERVER: "S:"}.get(line.sender, "--")
             offset = f"+{line.time - self.start:.3f}"
@@ -273,7 +282,7 @@ def _address(argument: str) -> str:
 
 def session_of(stream: TcpStream) -> Session | None:
     """The SMTP session of a TCP connection; None when it is not SMTP."""
-    session = Session(stream.client, stream.server, stream.start, [], key=stream.key)
+    session = Session(stream.client, stream.server, stream.start, [], key=stream.key, end=stream.end)
     to_server = stream.to_server.data()
     to_client = stream.to_client.data()
     if not to_server and not to_client:
@@ -472,3 +481,75 @@ def describe(all_sessions: list[Session]) -> list[str]:
     for session in all_sessions:
         out += session.describe()
     return out
+
+
+# ---- encrypted hops, tied to a message by the sending MTA's log ------------------------------------
+_SYSLOG_TIME = re.compile(r"^(?P<stamp>[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d)\b")
+_DELAY = re.compile(r"\bdelay=(?P<delay>\d+(?:\.\d+)?)")
+_RELAY_ADDRESS = re.compile(r"\[(?P<ip>[0-9A-Fa-f.:]+)\](?::(?P<port>\d+))?")
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A delivery an MTA logged: it handed a message to ``ip`` (``port`` where the log says)
+    at ``time`` (the log's, to the second)."""
+
+    node: str
+    ip: str
+    port: int | None
+    time: float
+    line: str
+    # When the message reached the node (the end of the session that brought it, where one
+    # was captured) and the MTA's own delay (Postfix's delay=): the session started between.
+    arrived: float | None = None
+    delay: float | None = None
+
+    def could_be(self, session: Session) -> bool:
+        if self.arrived is not None and self.delay is not None:
+            return self.arrived - 0.05 <= session.start <= self.arrived + self.delay + 0.1
+        return self.time + 1 > session.start and self.time <= session.end + 0.5
+
+
+def handover(node: str, relay: str, raw: str, near: float, arrived: float | None = None) -> Handover | None:
+    """The handover a delivery line tells (``relay`` as the log parser read it: Postfix's
+    ``host[ip]:port``, sendmail's ``host. [ip]``); the year is that of ``near``; ``arrived``:
+    when the message reached the node, if known."""
+    address = _RELAY_ADDRESS.search(relay)
+    stamp = _SYSLOG_TIME.match(raw)
+    if address is None or stamp is None:
+        return None
+    year = time.gmtime(near).tm_year
+    try:
+        parsed = time.strptime(f"{year} {' '.join(stamp.group('stamp').split())}", "%Y %b %d %H:%M:%S")
+    except ValueError:
+        return None
+    seconds = float(calendar.timegm(parsed))
+    port = int(address.group("port")) if address.group("port") else None
+    delay = _DELAY.search(raw)
+    return Handover(
+        node, address.group("ip"), port, seconds, raw, arrived, float(delay.group("delay")) if delay else None
+    )
+
+
+def encrypted_hops(all_sessions: list[Session], handovers: Iterable[Handover]) -> list[Session]:
+    """The encrypted sessions (STARTTLS, SMTPS) in which an MTA logged handing a message
+    over: from that node, to that address, started after the message reached the node and
+    within the MTA's logged delay (Postfix), or else open in the second of the log line.
+    Where several sessions fit, each is given, and says so. Postfix
+    reuses a session for several messages, so one session may be the hop of more than one."""
+    result: dict[int, Session] = {}
+    for h in handovers:
+        matching = [
+            session
+            for session in all_sessions
+            if session.tls
+            and not session.message_ids
+            and h.node == session.client_node
+            and h.ip == session.server[0]
+            and (h.port is None or h.port == session.server[1])
+            and h.could_be(session)
+        ]
+        for session in matching:
+            session.tied_by, session.tied_among = h.line, len(matching)
+            result[id(session)] = session
+    return sorted(result.values(), key=lambda s: (s.start, s.key))

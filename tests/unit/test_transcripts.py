@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import socket
+import time
 from pathlib import Path
 
 import dpkt
@@ -18,7 +19,18 @@ import pytest
 from harness.cli import build_parser
 from harness.core import engine
 from harness.messages import Message
-from harness.observe.transcripts import CLIENT, SERVER, Session, describe, hops_of, sessions, tcp_streams
+from harness.observe.transcripts import (
+    CLIENT,
+    SERVER,
+    Handover,
+    Session,
+    describe,
+    encrypted_hops,
+    handover,
+    hops_of,
+    sessions,
+    tcp_streams,
+)
 from harness.runner import RunResult, hop_transcripts
 from harness.scenario.loader import load_scenario_text
 from harness.topology.capture import CAPTURE_IMAGE, CAPTURE_SCRIPT, LABEL_CAPTURE_OF, Sidecar
@@ -347,6 +359,7 @@ class CapturedTopology:
         self.transcripts = transcripts
         self.sent = {s.name: s for s in sent}
         self.capture_problems: list[str] = []
+        self.nodes: dict[str, object] = {}  # no MTA logs: nothing ties an encrypted session
 
     def sessions(self) -> list[Session]:
         return captured()
@@ -417,3 +430,54 @@ def test_a_sidecar_is_labelled_with_the_run_but_is_no_node() -> None:
     assert engine.LABEL_NODE not in sidecar.labels  # Topology.attach finds nodes by that label
     assert (CAPTURE_IMAGE.image, CAPTURE_IMAGE.suite) == ("capture", "bookworm")
     assert (CAPTURE_IMAGE.image_dir / "Dockerfile").read_text().count("tcpdump") >= 2
+
+
+# ---- encrypted hops, tied by the sending MTA's log -------------------------------------------------
+def test_a_delivery_line_tells_a_handover() -> None:
+    near = 1_796_320_000.0  # December 2026
+    postfix = handover(
+        "mrelay",
+        "mstore.nix.co.jj[10.229.1.20]:25",
+        "Dec 03 18:42:02 mrelay postfix/smtp[390]: 8029531CAC1: to=<taro@nix.co.jj>, relay=...",
+        near,
+    )
+    assert postfix is not None and (postfix.node, postfix.ip, postfix.port) == ("mrelay", "10.229.1.20", 25)
+    assert time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(postfix.time)) == "2026-12-03 18:42:02"
+    sendmail = handover("mstore", "hostc.nix.co.jj. [10.229.1.30]", "Dec  3 18:20:20 mstore sm-mta[1]: x", near)
+    assert sendmail is not None and (sendmail.ip, sendmail.port, sendmail.delay) == ("10.229.1.30", None, None)
+    with_delay = handover(
+        "mrelay", "m[10.229.1.20]:25", "Dec 03 18:42:02 m postfix/smtp[1]: Q: delay=0.07, x", near, 5.0
+    )
+    assert with_delay is not None and (with_delay.arrived, with_delay.delay) == (5.0, 0.07)
+    assert handover("mrelay", "none", "Dec 03 18:42:02 mrelay postfix/smtp[390]: x", near) is None
+
+
+def test_an_encrypted_session_is_a_hop_when_the_client_logged_the_handover_in_it() -> None:
+    found = captured()
+    tls = found[2]  # sender -> inet-mx, STARTTLS
+    second = float(int(tls.start))
+    line = "Dec 03 18:21:40 sender example: to=<kkk@outside.test>, status=sent"
+    hops = encrypted_hops(found, [Handover("sender", "10.229.1.110", 25, second, line)])
+    assert hops == [tls]
+    assert describe(hops)[1] == f"  (encrypted; sender logged handing the message over in it: {line})"
+    # a second session open in the same second: both are given, each says so
+    twin = Session(
+        tls.client, tls.server, tls.start + 0.15, [], client_node="sender", tls="starttls", end=tls.start + 0.2
+    )
+    both = encrypted_hops([tls, twin], [Handover("sender", "10.229.1.110", None, second, line)])
+    assert both == [tls, twin]
+    assert (tls.tied_by, tls.tied_among, twin.tied_among) == (line, 2, 2)
+    assert describe([twin])[1] == (
+        f"  (encrypted; sender logged handing the message over in one of 2 sessions open then: {line})"
+    )
+    # the message's arrival and the MTA's delay tell the two apart
+    timed = Handover("sender", "10.229.1.110", None, second, line, arrived=tls.start - 0.01, delay=0.03)
+    assert encrypted_hops([tls, twin], [timed]) == [tls] and tls.tied_among == 1
+    for other in (
+        Handover("mrelay", "10.229.1.110", 25, second, line),  # another node
+        Handover("sender", "10.229.1.20", None, second, line),  # another server
+        Handover("sender", "10.229.1.110", 587, second, line),  # another port
+        Handover("sender", "10.229.1.110", None, second + 5, line),  # after the session
+        Handover("sender", "10.229.1.110", None, second - 2, line),  # before it
+    ):
+        assert encrypted_hops(captured(), [other]) == [], other
