@@ -68,3 +68,36 @@ def test_a_failing_relay_store_run_shows_the_relay_to_store_dialogue(
 
 def _port(heading: str) -> str:
     return heading.split(":", 1)[1].split(")", 1)[0]
+
+
+# Debian's Postfix talks TLS to the next hop where its main.cf says so (measured: bullseye and
+# bookworm ship smtp_tls_security_level = may and a snakeoil certificate, trixie neither).
+RELAY_HOP_ENCRYPTED = {"bullseye": True, "bookworm": True, "trixie": False}
+
+
+def test_with_debian_tls_defaults_the_relay_to_store_hop_is_tied_by_the_relay_log(
+    mta_suite: str, scenario_copy: Callable[..., Path]
+) -> None:
+    path = scenario_copy("relay-store-transcripts", "10.229.1.", "10.229.2.", extra=FAILING_STEP)
+    path.write_text(path.read_text().replace("        smtp_tls_security_level: none\n", ""))
+    scenario = load_scenario(path)
+
+    result = run_scenario(scenario, mta_suite)
+
+    report = result.report()
+    assert not result.passed, report
+    hops = report.split("\n=== SMTP transcripts ===\n", 1)[1].split("\nSMTP ")
+    assert len(hops) == 3, result.report(details=True)
+    relay_to_store = hops[2]
+    assert relay_to_store.startswith("mrelay (10.229.2.10:"), relay_to_store
+    if RELAY_HOP_ENCRYPTED[mta_suite]:
+        qid = re.search(
+            r"\n  \(encrypted; mrelay logged handing the message over in it: .*queued as (\w+)\)\)\n", relay_to_store
+        )
+        assert qid is not None, relay_to_store
+        assert "  C: STARTTLS\n" in relay_to_store and "-- TLS from here on" in relay_to_store
+        assert "MAIL FROM" not in relay_to_store
+    else:
+        assert "STARTTLS" not in relay_to_store and "(encrypted" not in relay_to_store
+        assert "C: MAIL FROM:<friend@outside.test>" in relay_to_store
+        assert re.search(r"S: 250 2\.0\.0 Ok: queued as \w+\n", relay_to_store), relay_to_store
