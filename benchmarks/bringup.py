@@ -2,11 +2,13 @@
 (median of N) per scenario, side by side with the floor: the slowest of the scenario's
 kinds started alone, the plain way, from ``docker run`` to ready.
 
-    python benchmarks/bringup.py --suite bookworm [--cold] [--runs 5] [scenario ...]
+    python benchmarks/bringup.py --suite bookworm [--cold] [--runs 5] [--transcripts] [scenario ...]
 
 --cold rebuilds each image without the engine's layer cache (from the Debian base image,
 which is kept), so the build is timed as on a machine that never built it; without it, only
-the warm path (hash check, image present) is timed. Run one benchmark at a time: on a
+the warm path (hash check, image present) is timed. --transcripts times every scenario
+twice, without and with SMTP transcripts (a packet capture sidecar beside each MTA and
+sink), alternating the two, so that their difference is the cost of the captures. Run one benchmark at a time: on a
 2-core machine anything else running changes the figures.
 """
 
@@ -81,28 +83,38 @@ def floors(suite: str, runs: int) -> dict[str, float]:
     return result
 
 
-def time_bringup(paths: list[Path], suite: str, runs: int, floor: dict[str, float]) -> None:
+def time_bringup(paths: list[Path], suite: str, runs: int, floor: dict[str, float], transcripts: bool = False) -> None:
     print(f"topology bring-up on {suite} (median of {runs}):")
+    modes = (False, True) if transcripts else (False,)
     for path in paths:
         scenario = load_scenario(path)
         if suite not in scenario.suites:
             continue
-        ups, downs = [], []
+        ups: dict[bool, list[float]] = {mode: [] for mode in modes}
+        downs: dict[bool, list[float]] = {mode: [] for mode in modes}
         for _ in range(runs):
-            topology = Topology(scenario, suite=suite)
-            started = time.monotonic()
-            topology.up()
-            ups.append(time.monotonic() - started)
-            started = time.monotonic()
-            topology.down()
-            downs.append(time.monotonic() - started)
+            for mode in modes:
+                topology = Topology(scenario, suite=suite, transcripts=mode)
+                topology.transcripts = mode  # the scenario's own key too: the figures are on vs off
+                started = time.monotonic()
+                topology.up()
+                ups[mode].append(time.monotonic() - started)
+                started = time.monotonic()
+                topology.down()
+                downs[mode].append(time.monotonic() - started)
         slowest = max((floor.get(n.kind, 0.0) for n in scenario.nodes), default=0.0)
-        up = statistics.median(ups)
-        ratio = f"{up / slowest:4.2f}x the floor ({slowest:.2f} s)" if slowest else "no floor"
-        print(
-            f"  {scenario.name:<28} {len(scenario.nodes):>2} nodes  up {up:5.2f} s "
-            f"(min {min(ups):.2f}, max {max(ups):.2f})  {ratio}  down {statistics.median(downs):4.2f} s"
-        )
+        for mode in modes:
+            up = statistics.median(ups[mode])
+            ratio = f"{up / slowest:4.2f}x the floor ({slowest:.2f} s)" if slowest else "no floor"
+            label = scenario.name + (" +transcripts" if mode else "")
+            print(
+                f"  {label:<40} {len(scenario.nodes):>2} nodes  up {up:5.2f} s "
+                f"(min {min(ups[mode]):.2f}, max {max(ups[mode]):.2f})  {ratio}  "
+                f"down {statistics.median(downs[mode]):4.2f} s"
+            )
+        if transcripts:
+            cost = statistics.median(ups[True]) - statistics.median(ups[False])
+            print(f"  {'':<40} transcripts add {cost:+.2f} s to the bring-up (medians)")
 
 
 def main() -> int:
@@ -112,6 +124,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="also time cold image builds")
     parser.add_argument("--no-images", action="store_true", help="skip the image timings")
+    parser.add_argument(
+        "--transcripts", action="store_true", help="time each scenario without and with SMTP transcripts"
+    )
     args = parser.parse_args()
     paths = (
         [find_scenario(s) for s in args.scenario]
@@ -122,7 +137,7 @@ def main() -> int:
         if not args.no_images:
             time_images(suite, args.cold)
         floor = floors(suite, args.runs)
-        time_bringup(paths, suite, args.runs, floor)
+        time_bringup(paths, suite, args.runs, floor, transcripts=args.transcripts)
     return 0
 
 

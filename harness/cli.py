@@ -21,6 +21,7 @@ from harness.scenario.catalog import DEFAULT_DIR, all_scenarios, find_scenario
 from harness.scenario.loader import load_scenario
 from harness.scenario.model import parse_suites
 from harness.topology import Topology
+from harness.topology.capture import CAPTURE_IMAGE
 
 
 def _suites(values: list[str] | None) -> tuple[str, ...]:
@@ -33,11 +34,15 @@ def _suites(values: list[str] | None) -> tuple[str, ...]:
 def cmd_images_build(args: argparse.Namespace) -> int:
     images = image_kinds()
     for suite in _suites(args.suite):
-        for name in args.kind or sorted(images):
+        for name in [k for k in args.kind if k in images] if args.kind else sorted(images):
             kind = images[name]
             started = time.monotonic()
             tag = ensure_image(kind, kind.image_suite(suite))
             print(f"{name:<9} {suite:<9} {tag}  ({time.monotonic() - started:.1f} s)")
+    if not args.kind or CAPTURE_IMAGE.image in args.kind:  # the transcripts' sidecar: one suite
+        started = time.monotonic()
+        tag = ensure_image(CAPTURE_IMAGE, CAPTURE_IMAGE.suite)
+        print(f"{CAPTURE_IMAGE.image:<9} {CAPTURE_IMAGE.suite:<9} {tag}  ({time.monotonic() - started:.1f} s)")
     return 0
 
 
@@ -66,7 +71,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     scenario = load_scenario(find_scenario(args.scenario, Path(args.dir)))
-    topology = Topology(scenario, suite=_suites(args.suite)[0], keep=True)
+    topology = Topology(scenario, suite=_suites(args.suite)[0], keep=True, transcripts=args.transcripts)
     topology.up()
     print(topology.describe())
     print(f"\nThe topology is sealed (internal networks only). Remove it with: mta-harness down {scenario.name}")
@@ -92,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if suite not in scenario.suites:
                 print(f"--- {scenario.name} does not run on {suite}: skipped")
                 continue
-            result = run_scenario(scenario, suite, keep_on_failure=args.keep)
+            result = run_scenario(scenario, suite, keep_on_failure=args.keep, transcripts=args.transcripts)
             write_result(result, Path(args.results))
             print(result.report(details=args.details))
             print()
@@ -136,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     images = sub.add_parser("images", help="node images").add_subparsers(dest="images_command", required=True)
     build = images.add_parser("build", help="build missing images (bootstrapping the base without a registry)")
     build.add_argument("--suite", action="append", help="bullseye, bookworm, trixie or all (default bookworm)")
-    build.add_argument("--kind", action="append", choices=sorted(image_kinds()))
+    build.add_argument("--kind", action="append", choices=sorted([*image_kinds(), CAPTURE_IMAGE.image]))
     build.set_defaults(func=cmd_images_build)
 
     sub.add_parser("list", help="list the scenarios").set_defaults(func=cmd_list)
@@ -148,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start a topology and leave it running")
     up.add_argument("scenario")
     up.add_argument("--suite", action="append")
+    up.add_argument(
+        "--transcripts", action="store_true", help="capture every SMTP session (read the pcap files in the sidecars)"
+    )
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="remove the topologies of a scenario (all when none is named)")
@@ -159,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", action="append", help="bullseye, bookworm, trixie or all (repeatable)")
     run.add_argument("--keep", action="store_true", help="leave a failed topology running to inspect it")
     run.add_argument("--details", action="store_true", help="show what every expectation observed, passing ones too")
+    run.add_argument(
+        "--transcripts",
+        action="store_true",
+        help="record every SMTP session (a packet capture beside each MTA and sink; adds to the bring-up): "
+        "a failure shows the dialogue of its message's hops, --details every session",
+    )
     run.add_argument("--results", default=str(RESULTS_DIR), help="where to write JSON results (default: %(default)s)")
     run.set_defaults(func=cmd_run)
 

@@ -6,6 +6,8 @@ Options (each also an ini key and an environment variable, resolved once):
 - ``--mta-suite`` / ``mta_suites`` / ``MTA_HARNESS_SUITES``: suites to run (comma separated or
   repeated; ``all`` for every suite). Default: bookworm.
 - ``--keep-topology`` / ``keep_topology`` / ``MTA_HARNESS_KEEP``: leave a failed topology up.
+- ``--mta-transcripts`` / ``mta_transcripts`` / ``MTA_HARNESS_TRANSCRIPTS``: record every SMTP
+  session (packet captures); a failure report shows the dialogue of its message's hops.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class PluginConfig:
     keep: bool
     scenarios_dir: Path
     results_dir: Path
+    transcripts: bool = False
 
 
 CONFIG_KEY = pytest.StashKey[PluginConfig]()
@@ -60,7 +63,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="leave a failed topology running to inspect it (env MTA_HARNESS_KEEP=1)",
     )
+    group.addoption(
+        "--mta-transcripts",
+        action="store_true",
+        dest="mta_transcripts",
+        default=None,
+        help="record every SMTP session with a packet capture beside each MTA and sink; failure reports "
+        "show the dialogue of the failing message's hops (env MTA_HARNESS_TRANSCRIPTS=1)",
+    )
     parser.addini("mta_suites", "Debian suites to test (comma separated)", default="")
+    parser.addini("mta_transcripts", "record every SMTP session (packet captures)", type="bool", default=False)
     parser.addini("keep_topology", "leave failed topologies running", type="bool", default=False)
     group.addoption(
         "--mta-results",
@@ -80,13 +92,18 @@ def resolve_config(config: pytest.Config) -> PluginConfig:
     keep = config.getoption("keep_topology")
     if keep is None:
         keep = os.environ.get("MTA_HARNESS_KEEP", "") in ("1", "true", "yes") or bool(config.getini("keep_topology"))
+    transcripts = config.getoption("mta_transcripts")
+    if transcripts is None:
+        transcripts = os.environ.get("MTA_HARNESS_TRANSCRIPTS", "") in ("1", "true", "yes") or bool(
+            config.getini("mta_transcripts")
+        )
     scenarios_dir = Path(str(config.rootpath)) / str(config.getini("mta_scenarios_dir"))
     results = config.getoption("mta_results") or os.environ.get("MTA_HARNESS_RESULTS") or str(RESULTS_DIR)
     try:
         suites = parse_suites(raw)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    return PluginConfig(suites, bool(keep), scenarios_dir, Path(str(config.rootpath)) / results)
+    return PluginConfig(suites, bool(keep), scenarios_dir, Path(str(config.rootpath)) / results, bool(transcripts))
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -106,7 +123,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     plugin = config.stash[CONFIG_KEY]
-    return f"mta-harness: suites {', '.join(plugin.suites)}" + (" (keeping failed topologies)" if plugin.keep else "")
+    return (
+        f"mta-harness: suites {', '.join(plugin.suites)}"
+        + (" (keeping failed topologies)" if plugin.keep else "")
+        + (" (SMTP transcripts on)" if plugin.transcripts else "")
+    )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -144,7 +165,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         plugin = self.config.stash[CONFIG_KEY]
-        result = run_scenario(self.scenario, self.suite, keep_on_failure=plugin.keep)
+        result = run_scenario(self.scenario, self.suite, keep_on_failure=plugin.keep, transcripts=plugin.transcripts)
         self.user_properties.append(("versions", result.versions))
         write_result(result, plugin.results_dir)  # a failure's picture is named in the report
         self.add_report_section("call", "scenario", result.report())
@@ -223,7 +244,7 @@ def topology_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., T
             )
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
-        topology = Topology(model, suite=suite or plugin.suites[0], keep=False)
+        topology = Topology(model, suite=suite or plugin.suites[0], keep=False, transcripts=plugin.transcripts)
         started.append(topology)
         topology.up()
         return topology

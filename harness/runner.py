@@ -3,7 +3,9 @@
 Actions change the topology (send, stop, refuse, flush, ...); expectations observe it
 (captures, logs, queues, mailboxes, DNS) and wait, by polling, until they hold or their
 time is up. The first failed expectation ends the run; its report shows, per node, the log
-lines of every message sent, each MTA's queue and each SMTP transcript.
+lines of every message sent, each MTA's queue and each SMTP transcript; with transcripts on
+(``harness.topology.capture``), also the SMTP dialogue of every hop of the message the
+failure is about, as captured on the wire.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 
 from harness.errors import ExpectationFailed, HarnessError
+from harness.kinds import Mta, capability
 from harness.observe import logs as logparse
+from harness.observe import transcripts as smtp_transcripts
 from harness.observe.paths import MessagePath, observe
 from harness.scenario.model import Scenario, Step
 from harness.topology import Topology
@@ -50,6 +54,8 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     # Per message sent: the nodes it passed through and each hop's outcome (observe/paths.py).
     paths: list[MessagePath] = field(default_factory=list)
+    # Every SMTP session of the run as text, when transcripts were on.
+    transcripts: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -71,6 +77,8 @@ class RunResult:
         lines.append(f"{verdict}: {held} of {len(expectations)} expectations held")
         if details:
             lines += self.time_summary()
+        if details and self.transcripts:
+            lines += ["", "=== SMTP transcripts (every session of the run) ===", *self.transcripts]
         if self.diagnostics:
             lines.append(self.diagnostics)
         return "\n".join(lines)
@@ -88,10 +96,14 @@ class RunResult:
         return lines
 
 
-def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_failure: bool = False) -> RunResult:
-    """Start the topology, run every step, tear down (unless asked to keep it)."""
+def run_scenario(
+    scenario: Scenario, suite: str, keep: bool = False, keep_on_failure: bool = False, transcripts: bool = False
+) -> RunResult:
+    """Start the topology, run every step, tear down (unless asked to keep it).
+
+    ``transcripts`` records every SMTP session (as does the scenario key ``transcripts``)."""
     result = RunResult(scenario, suite)
-    topology = Topology(scenario, suite=suite, keep=keep or keep_on_failure)
+    topology = Topology(scenario, suite=suite, keep=keep or keep_on_failure, transcripts=transcripts)
     try:
         topology.up()
     except HarnessError as exc:
@@ -103,6 +115,8 @@ def run_scenario(scenario: Scenario, suite: str, keep: bool = False, keep_on_fai
         execute(topology, result)
         result.paths = observe(topology)
         result.timings = dict(topology.timings)
+        if topology.transcripts:
+            result.transcripts = _all_sessions(topology)
     finally:
         if not keep and not (keep_on_failure and not result.passed):
             started = time.monotonic()
@@ -136,7 +150,7 @@ def execute(topology: Topology, result: RunResult) -> None:
         if status in (FAILED, ERROR):
             for later in range(index + 1, len(steps)):
                 result.steps.append(StepResult(later, steps[later], NOT_RUN))
-            result.diagnostics = diagnostics(topology)
+            result.diagnostics = diagnostics(topology) + hop_transcripts(topology, getattr(spec, "message", None))
             return
 
 
@@ -168,3 +182,65 @@ def diagnostics(topology: Topology, tail: int = 15) -> str:
         except Exception as exc:  # diagnostics must never hide the failure they explain
             out.append(f"  (could not read: {exc})")
     return "\n".join(out)
+
+
+def _all_sessions(topology: Topology) -> list[str]:
+    try:
+        described = smtp_transcripts.describe(topology.sessions()) or ["(no SMTP session was captured)"]
+        return [f"({problem})" for problem in topology.capture_problems] + described
+    except Exception as exc:  # a report must never hide the run it reports
+        return [f"(could not read the captures: {exc})"]
+
+
+def hop_transcripts(topology: Topology, message: object = None) -> str:
+    """The SMTP dialogue of every hop of a message: the step's ``message`` (a send's id),
+    else the last message sent; every session when no session can be tied to it. Empty
+    when transcripts are off."""
+    if not topology.transcripts:
+        return ""
+    try:
+        sessions = topology.sessions()
+    except Exception as exc:  # diagnostics must never hide the failure they explain
+        return f"\n=== SMTP transcripts ===\n(could not read the captures: {exc})"
+    sent = topology.sent.get(message) if isinstance(message, str) else None
+    if sent is None and topology.sent:
+        sent = list(topology.sent.values())[-1]
+    out = ["", "=== SMTP transcripts ===", *(f"({problem})" for problem in topology.capture_problems)]
+    hops = []
+    if sent is not None:
+        hops = smtp_transcripts.hops_of(sessions, sent.message.message_id, sent.message.sender, sent.message.recipients)
+        encrypted = smtp_transcripts.encrypted_hops(sessions, _handovers(topology, sent.message.message_id, sessions))
+        hops = sorted({id(s): s for s in hops + encrypted}.values(), key=lambda s: (s.start, s.key))
+    if hops:
+        out.append(f"the hops of message '{sent.name}' {sent.message.message_id}:" if sent else "")
+        out += smtp_transcripts.describe(hops)
+    else:
+        about = f"no SMTP session carried message '{sent.name}'; " if sent is not None else ""
+        out.append(f"{about}every SMTP session of the run ({len(sessions)}):")
+        out += smtp_transcripts.describe(sessions) or ["(no SMTP session was captured)"]
+    return "\n".join(out)
+
+
+def _handovers(
+    topology: Topology, message_id: str, sessions: list[smtp_transcripts.Session]
+) -> list[smtp_transcripts.Handover]:
+    """Where each MTA logged handing the message over (to tie encrypted sessions to it)."""
+    if not any(s.tls for s in sessions):
+        return []
+    near = sessions[0].start
+    result = []
+    for handle in topology.nodes.values():
+        if capability(handle.node, Mta) is None:
+            continue
+        try:
+            deliveries = handle.deliveries(message_id)
+        except Exception:  # a node's log that cannot be read ties nothing
+            continue
+        for delivery in deliveries:
+            # the session that brought it to this node, where this node queued it as this qid
+            brought = [s.end for s in sessions if s.server_node == handle.name and delivery.qid in s.queue_ids]
+            arrived = brought[0] if brought else None
+            found = smtp_transcripts.handover(handle.name, delivery.relay, delivery.raw, near, arrived)
+            if found is not None:
+                result.append(found)
+    return result

@@ -37,7 +37,7 @@ from harness.steps import STEPS, Checks, StepSpec
 from harness.steps.actions import AUTH_MECHANISMS, Send, SmtpAuth
 from harness.steps.mailbox import Fetch
 
-TOP_KEYS = ("name", "description", "seed", "suites", "tags", "networks", "nodes", "dns", "steps")
+TOP_KEYS = ("name", "description", "seed", "suites", "tags", "transcripts", "networks", "nodes", "dns", "steps")
 GENERIC_NODE_KEYS = ("kind", "hostname", "networks", "users", "hosts", "image", "files")
 DNS_KEYS = ("server", "zones", "behaviours", "host_records")
 DNS_BEHAVIOURS = ("nxdomain", "nodata", "servfail", "drop")
@@ -101,12 +101,23 @@ class _Loader(Reader):
             description=self.optional(top, (), "description", lambda p: self.string(p, "description"), ""),
             seed=self.optional(top, (), "seed", lambda p: self.string(p, "seed"), ""),
             tags=self.optional(top, (), "tags", lambda p: self.strings(p, "tags"), ()),
+            transcripts=self.optional(top, (), "transcripts", self.transcripts, False),
             suites=tuple(suites),
             networks=networks,
             nodes=nodes,
             dns=dns,
             steps=steps,
         )
+
+    def transcripts(self, path: PathT) -> bool:
+        value = self.get(path)
+        if not isinstance(value, bool):
+            self.src.fail(
+                path,
+                f"transcripts must be true or false, not {type_name(value)} {value!r}",
+                "write 'transcripts: true' to record every SMTP session of the topology, or leave the key out",
+            )
+        return value
 
     def networks(self, top: dict[str, Any]) -> tuple[Network, ...]:
         raw = self.require((), top, "networks", "a scenario")

@@ -217,6 +217,8 @@ class Scenario:
     suites: tuple[str, ...] = SUITES
     seed: str = ""
     tags: tuple[str, ...] = field(default=())
+    # Record every SMTP session of the topology (harness.topology.capture).
+    transcripts: bool = False
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -30,6 +30,7 @@ from harness.scenario.files import point_at_sources
 from harness.scenario.model import Attachment, Node, Record, Scenario
 
 if TYPE_CHECKING:
+    from harness.topology.capture import Sidecar
     from harness.topology.networks import Networks
 
 SETUP_SCRIPT = "/etc/harness/setup.sh"
@@ -98,6 +99,7 @@ class NodeHandle:
         self._captures_read = 0
         self.peers: list[NodeHandle] = []  # the topology's other nodes, set by the topology
         self.blackholed: list[str] = []
+        self.capture: Sidecar | None = None  # its packet capture, when transcripts are on
 
     @property
     def name(self) -> str:
@@ -309,6 +311,8 @@ class NodeHandle:
 
     def start(self) -> None:
         self.container.start()
+        if self.capture is not None:  # the node has a new network namespace: capture there
+            self.capture.restart()
         self.wait_ready()
 
     def refuse(self) -> None:

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import docker.errors
@@ -26,11 +26,13 @@ from harness.core.container import NodeContainer
 from harness.core.images import ensure_image
 from harness.core.subnets import SubnetLock
 from harness.errors import HarnessError, StepError
-from harness.kinds import CaptureSink, DnsServer, MailboxServer, SmtpClient, capability, kind_of
+from harness.kinds import CaptureSink, DnsServer, MailboxServer, Mta, SmtpClient, capability, kind_of
 from harness.messages import compose
+from harness.observe import transcripts
 from harness.render.common import dns_address_for
 from harness.scenario.model import DEFAULT_SUITE, Scenario
 from harness.topology.agents import agent_answer
+from harness.topology.capture import CAPTURE_IMAGE, Sidecar
 from harness.topology.fetching import STANDARD_PORTS, Fetched, fetch_mailbox
 from harness.topology.networks import Networks
 from harness.topology.node import NodeHandle
@@ -63,9 +65,17 @@ class Topology:
     """Start a scenario's topology on one suite; tear it down on exit."""
 
     def __init__(
-        self, scenario: Scenario, suite: str = DEFAULT_SUITE, keep: bool = False, start_timeout: float = 90.0
+        self,
+        scenario: Scenario,
+        suite: str = DEFAULT_SUITE,
+        keep: bool = False,
+        start_timeout: float = 90.0,
+        transcripts: bool = False,
     ) -> None:
         self.scenario = scenario
+        # Record every SMTP session (a packet capture beside each MTA and sink): asked for by
+        # the run or by the scenario.
+        self.transcripts = transcripts or scenario.transcripts
         self.suite = suite
         self.keep = keep
         self.start_timeout = start_timeout
@@ -76,6 +86,8 @@ class Topology:
         self.fetched: dict[str, Fetched] = {}
         self.timings: dict[str, float] = {}
         self.images: dict[str, str] = {}
+        self.captures: dict[str, Sidecar] = {}
+        self.capture_problems: list[str] = []
         self.subnet_lock = SubnetLock(n.subnet for n in scenario.networks)
 
     @classmethod
@@ -201,6 +213,39 @@ class Topology:
             handle.peers = [h for h in self.nodes.values() if h is not handle]
         in_parallel(list(self.nodes.values()), lambda handle: handle.container.create())
 
+    def _start_captures(self, pool: ThreadPoolExecutor) -> dict[str, Future[None]]:
+        """A packet capture beside every node that serves SMTP, started while the nodes
+        are configured; each node's service starts once its capture listens (so that every
+        session is seen from its connect)."""
+        if not self.transcripts:
+            return {}
+        image = ensure_image(CAPTURE_IMAGE, CAPTURE_IMAGE.suite)
+        for handle in self.nodes.values():
+            if capability(handle.node, Mta) or capability(handle.node, CaptureSink):
+                labels = {**self.labels(), engine.LABEL_KIND: CAPTURE_IMAGE.image}
+                handle.capture = self.captures[handle.name] = Sidecar(handle.name, handle.container, image, labels)
+        started = time.monotonic()
+
+        def start(sidecar: Sidecar) -> None:
+            sidecar.start()
+            self.timings[f"capture:{sidecar.node}"] = time.monotonic() - started
+
+        return {name: pool.submit(start, sidecar) for name, sidecar in self.captures.items()}
+
+    def sessions(self) -> list[transcripts.Session]:
+        """Every SMTP session so far, from the captures (none when transcripts are off).
+
+        A capture that cannot be read is named in ``capture_problems`` and the others are
+        read all the same."""
+        captured: list[tuple[str, bytes]] = []
+        self.capture_problems = []
+        for name, sidecar in self.captures.items():
+            try:
+                captured += [(name, data) for data in sidecar.pcaps()]
+            except HarnessError as exc:
+                self.capture_problems.append(str(exc))
+        return transcripts.sessions(captured, self.node_at)
+
     def _configure_and_start(self) -> None:
         """Every node is configured at once (nothing in a node's setup asks DNS); the DNS
         server starts as soon as it is configured, every other node once it is configured
@@ -210,9 +255,25 @@ class Topology:
         handles = list(self.nodes.values())
         dns = [h for h in handles if capability(h.node, DnsServer)]
         dns_up, abort = threading.Event(), threading.Event()
+        capture_pool = ThreadPoolExecutor(max_workers=4)
+        try:
+            captures = self._start_captures(capture_pool)
+            self._bring_up(handles, dns, dns_up, abort, captures)
+        finally:
+            capture_pool.shutdown(wait=True, cancel_futures=True)
 
+    def _bring_up(
+        self,
+        handles: list[NodeHandle],
+        dns: list[NodeHandle],
+        dns_up: threading.Event,
+        abort: threading.Event,
+        captures: dict[str, Future[None]],
+    ) -> None:
         def bring_up(handle: NodeHandle) -> None:
             handle.configure(self.scenario, self.images[handle.name])
+            if handle.name in captures:
+                captures[handle.name].result()
             if handle in dns:
                 handle.start_service()
                 if all("ready" in h.timings for h in dns):

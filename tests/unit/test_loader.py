@@ -20,7 +20,7 @@ from harness.errors import HarnessError, ScenarioError
 from harness.kinds.postfix.settings import PostfixSettings
 from harness.kinds.sendmail.settings import SendmailSettings
 from harness.kinds.sink.settings import SinkSettings
-from harness.scenario.loader import load_scenario, load_scenario_text, node_keys
+from harness.scenario.loader import TOP_KEYS, load_scenario, load_scenario_text, node_keys
 from harness.scenario.model import SUITES, DkimSigning
 from harness.steps import STEPS
 from harness.steps.expectations import ExpectLog
@@ -47,6 +47,7 @@ BAD_CASES: list[tuple[str, int | None, str, str]] = [
     ("unknown_top_key.yaml", 3, "node", "unknown key 'node' in a scenario"),
     ("missing_networks.yaml", 1, "", "a scenario needs the key 'networks'"),
     ("empty_suites.yaml", 1, "suites", "suites is empty: the scenario would never run"),
+    ("transcripts_not_boolean.yaml", 2, "transcripts", "transcripts must be true or false, not a string 'always'"),
     # networks
     (
         "bad_subnet.yaml",
@@ -417,6 +418,8 @@ FIXES = {
     "dkim_domain_without_zone.yaml": "add 'branch.test: []' (or a parent domain) under dns.zones",
     "dkim_sign_domain_without_zone.yaml": "add 'shop.test: []' (or a parent domain) under dns.zones",
     "dkim_key_record_in_zone.yaml": "leave it out: the harness publishes the key node 'pf' makes when it starts",
+    "transcripts_not_boolean.yaml": "write 'transcripts: true' to record every SMTP session of the topology, "
+    "or leave the key out",
 }
 
 
@@ -535,6 +538,13 @@ def test_every_key_example_loads() -> None:
     )
     assert scenario.dns is not None and ("broken.test.", "servfail") in scenario.dns.behaviours
     assert {s.action for s in scenario.steps} >= {"send", "expect_captured", "sleep", "reset_captures"}
+
+
+def test_every_top_level_key_appears_in_the_every_key_example() -> None:
+    used = set(yaml.safe_load((GOOD / "every_key.yaml").read_text()))
+    assert used == set(TOP_KEYS)
+    assert load_scenario(GOOD / "every_key.yaml").transcripts is True
+    assert load_scenario_text(MINIMAL, "minimal.yaml").transcripts is False
 
 
 def test_every_node_key_appears_in_the_every_key_example() -> None:
