@@ -6,7 +6,10 @@ import re
 
 from harness.observe.queue import QueueEntry
 
-_MAILQ_HEAD = re.compile(r"^(?P<qid>[0-9A-Za-z]{8,20})[*X-]?\s+\d+\s+\w{3} \w{3}\s+\d+\s+[\d:]+\s+(?P<sender>\S+)")
+# The flag after the queue id is not part of it: '*' (being delivered), 'X' (held: the load
+# average is above QueueLA), '-' (quarantined). The id itself ends in its process id's digits,
+# so the shortest match that leaves the flag out is the id.
+_MAILQ_HEAD = re.compile(r"^(?P<qid>[0-9A-Za-z]{8,20}?)[*X-]?\s+\d+\s+\w{3} \w{3}\s+\d+\s+[\d:]+\s+(?P<sender>\S+)")
 _MAILQ_DIR = re.compile(r"^\s*(?P<dir>/\S+)(?: \(\d+ requests?\)| is empty)")
 
 

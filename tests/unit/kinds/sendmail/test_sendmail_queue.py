@@ -92,3 +92,25 @@ def test_sendmail_queue_flags_and_bare_recipients() -> None:
             "6AMLggim000200", "MAILER-DAEMON", ("root", "|/usr/bin/procmail"), "Operating system error", "mqueue"
         ),
     ]
+
+
+def test_a_message_held_for_the_load_average_keeps_its_queue_id() -> None:
+    # 'X': held because the load average is above QueueLA (seen on a busy 2-core machine);
+    # the id is the one the log gives the message, without the flag.
+    text = (
+        "\t\t/var/spool/mqueue (1 request)\n"
+        "-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n"
+        "6B3J4ofT000166X      42 Thu Dec  3 19:04 root@leak-sm.nix.co.jj\n"
+        "                 (Deferred: mx.outside.test.: Network is unreachable)\n"
+        "\t\t\t\t\t kkk@outside.test\n"
+        "\t\tTotal requests: 1\n"
+    )
+    assert parse_mailq(text) == [
+        QueueEntry(
+            "6B3J4ofT000166",
+            "root@leak-sm.nix.co.jj",
+            ("kkk@outside.test",),
+            "Deferred: mx.outside.test.: Network is unreachable",
+            "mqueue",
+        )
+    ]
