@@ -121,9 +121,10 @@ class _KeyLookup:
 def check_dkim(raw: bytes, txt: TxtLookup) -> list[dict[str, Any]]:
     """One verdict per DKIM-Signature, in the order of the header fields."""
     log = _Log()
-    logger = logging.getLogger(f"authcheck.dkim.{id(log)}")
+    # A logger of this call's own, outside logging's registry: one registered per message
+    # would stay there for good, and every setLevel walks all of them.
+    logger = logging.Logger("authcheck.dkim", logging.DEBUG)
     logger.propagate = False
-    logger.setLevel(logging.DEBUG)
     logger.addHandler(log)
     verifier = dkim.DKIM(raw, logger=logger)
     count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
@@ -159,7 +160,6 @@ def check_dkim(raw: bytes, txt: TxtLookup) -> list[dict[str, Any]]:
                 "identity": fields.get(b"i", b"").decode("ascii", "replace"),
             }
         )
-    logger.removeHandler(log)
     return verdicts
 
 

@@ -7,6 +7,7 @@ Messages are signed here with dkimpy and a key made for these tests only
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +205,17 @@ def test_dmarc_of_a_subdomain_uses_the_organizational_domains_record() -> None:
     assert verdict["reason"] == "record of office.test; aligned: spf (office.test)"
     assert authcheck.org_domain("mail.office.test") == "office.test"
     assert authcheck.org_domain("a.b.co.uk") == "b.co.uk"
+
+
+# ---- many messages -----------------------------------------------------------------------------
+
+
+def test_checking_many_messages_registers_no_logger_and_keeps_each_reason() -> None:
+    """dkimpy's reasons are caught by a logger of each call's own: none is left registered
+    with logging (one a message would pile up, and every setLevel walks them all)."""
+    before = len(logging.Logger.manager.loggerDict)
+    raws = [sign(MESSAGE), sign(MESSAGE, selector="nokey")] * 25
+    verdicts = [authcheck.check_dkim(raw, authcheck.resolver_txt)[0] for raw in raws]
+    assert len(logging.Logger.manager.loggerDict) == before
+    assert [v["result"] for v in verdicts] == ["pass", "permerror"] * 25
+    assert all("missing public key" in v["reason"] for v in verdicts[1::2])

@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import inspect
 import json
+import os
+import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +34,7 @@ import pytest
 from fakedns import Zone, serving
 from kindtests import LOOPBACK, free_port
 
+from harness.agent import sink as sink_module
 from harness.agent import smtp_send
 from harness.agent.sink import serve
 from harness.core.container import ExecResult
@@ -482,6 +489,93 @@ def test_the_client_main_prints_the_transcript_as_json(
     printed = json.loads(capsys.readouterr().out)
     assert printed["error"] is None
     assert [s["stage"] for s in printed["transcript"]] == ["connect", "helo", "mail", "rcpt", "data"]
+
+
+# --- the sink program: worker processes, concurrency ---------------------------------------
+
+SINK_PROGRAM = Path(sink_module.__file__)
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(100):
+        if process.poll() is not None:
+            raise AssertionError(f"the sink exited with {process.returncode}")
+        try:
+            socket.create_connection((LOOPBACK, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the sink did not listen within 5 s")
+
+
+def one_session(port: int, session: int, count: int) -> None:
+    with smtplib.SMTP(LOOPBACK, port, local_hostname="cl.example.test", timeout=10) as client:
+        for n in range(count):
+            mail = MESSAGE.replace(b"<unit-1@example.test>", f"<s{session}-{n}@example.test>".encode())
+            client.sendmail("alice@example.test", [f"s{session}@remote.test"], mail)
+
+
+def test_worker_processes_capture_every_message_whole_and_in_order_per_session(tmp_path: Path) -> None:
+    """Two worker processes (SO_REUSEPORT) on one port, 12 sessions at once with 15 messages
+    each: every message has one whole capture line, each session's in the order sent (each
+    is written before its 250), and both workers listened and wrote to the one session log."""
+    port = free_port()
+    captures, log = tmp_path / "captures.jsonl", tmp_path / "sink.log"
+    config = {
+        "hostname": "mx.remote.test",
+        "ports": [port],
+        "captures": str(captures),
+        "log": str(log),
+        "auth": None,
+        "replies": [],
+        "workers": 2,
+    }
+    (tmp_path / "sink.json").write_text(json.dumps(config))
+    process = subprocess.Popen([sys.executable, str(SINK_PROGRAM), "--host", LOOPBACK, str(tmp_path / "sink.json")])
+    try:
+        wait_for_port(port, process)
+        sessions, per_session = 12, 15
+        threads = [threading.Thread(target=one_session, args=(port, i, per_session)) for i in range(sessions)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        lines = captures.read_bytes().split(b"\n")
+        assert lines[-1] == b""
+        records = [json.loads(line) for line in lines[:-1]]
+        assert len(records) == sessions * per_session
+        for i in range(sessions):
+            mine = [r["message_id"] for r in records if r["rcpt_to"] == [f"s{i}@remote.test"]]
+            assert mine == [f"<s{i}-{n}@example.test>" for n in range(per_session)]
+        listening = [line for line in log.read_text().splitlines() if f"listening on {LOOPBACK}:{port}" in line]
+        assert len({line.split(" sink[")[1].split("]")[0] for line in listening}) == 2
+    finally:
+        pids = {int(line.split(" sink[")[1].split("]")[0]) for line in log.read_text().splitlines() if " sink[" in line}
+        for pid in pids | {process.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        process.wait(10)
+
+
+def test_worker_count_is_the_configured_one_else_one_per_usable_core() -> None:
+    assert sink_module.worker_count({"workers": 3}) == 3
+    assert sink_module.worker_count({}) == len(os.sched_getaffinity(0))
+
+
+def test_aiosmtpd_is_given_the_same_auth_methods_and_hook_signature_per_class() -> None:
+    """ClassMembers answers as the inspect module does, for what aiosmtpd asks of it."""
+    members = sink_module.ClassMembers()
+    recorder = sink_module.Recorder(os.devnull, os.devnull)
+    handler = sink_module.CaptureHandler({"hostname": "mx.remote.test"}, recorder, 25)
+    server = sink_module.SMTP(handler, hostname="mx.remote.test")
+    for obj in (server, handler, sink_module.SMTP(handler, hostname="other.test")):
+        expected = [(n, m) for n, m in inspect.getmembers(obj) if n.startswith("auth_")]
+        assert members.getmembers(obj) == expected
+        assert members.getmembers(obj) == expected  # from the cache, bound to this object
+    assert [n for n, _ in members.getmembers(handler)] == ["auth_CRAM__MD5"]
+    assert members.signature(handler.handle_EHLO) == inspect.signature(handler.handle_EHLO)
+    assert members.signature(handler.handle_EHLO) is members.signature(handler.handle_EHLO)
+    assert members.cleandoc is inspect.cleandoc
 
 
 @pytest.fixture(scope="module")
