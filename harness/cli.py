@@ -79,7 +79,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    removed = engine.remove_scenario(args.scenario)
+    name = args.scenario
+    if name is not None and Path(name).is_file():
+        name = load_scenario(Path(name)).name  # 'up' was given the file: its topology is labelled by name
+    removed = engine.remove_scenario(name)
     print(f"removed {len(removed)} container(s)/network(s)" + (": " + ", ".join(removed) if removed else ""))
     return 0
 
@@ -159,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="remove the topologies of a scenario (all when none is named)")
-    down.add_argument("scenario", nargs="?")
+    down.add_argument("scenario", nargs="?", help="a scenario's name or file")
     down.set_defaults(func=cmd_down)
 
     run = sub.add_parser("run", help="run scenarios: start, execute the steps, judge, tear down")
