@@ -53,7 +53,17 @@ def cli() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
 def _cli(path: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         # its results beside the scenario copy, not in the suite's results (the report's input)
-        [sys.executable, "-m", "harness.cli", "--dir", str(path.parent), "run", str(path), "--results", str(path.parent)],
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "--dir",
+            str(path.parent),
+            "run",
+            str(path),
+            "--results",
+            str(path.parent),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
