@@ -100,6 +100,7 @@ class NodeHandle:
         self.peers: list[NodeHandle] = []  # the topology's other nodes, set by the topology
         self.blackholed: list[str] = []
         self.capture: Sidecar | None = None  # its packet capture, when transcripts are on
+        self.abort: threading.Event | None = None  # set when the topology's bring-up is given up
 
     @property
     def name(self) -> str:
@@ -116,6 +117,12 @@ class NodeHandle:
         return result.output
 
     # ---- bring-up ----------------------------------------------------------------------------
+    def create(self) -> None:
+        """Make and start the node's container (its main process waits for the start script)."""
+        started = time.monotonic()
+        self.container.create()
+        self.timings["create"] = time.monotonic() - started
+
     def _probe(self, what: str, probe: Any) -> Any:
         key = (self.container.image_id(), self.kind.name, what)
         with _probe_lock:
@@ -194,7 +201,7 @@ class NodeHandle:
     def wait_ready(self) -> None:
         started = time.monotonic()
         for wait in self.kind.waits(self.node):
-            wait_ready(self.container, wait, self.start_timeout, self.log_tail)
+            wait_ready(self.container, wait, self.start_timeout, self.log_tail, self.abort)
         self.timings["ready"] = time.monotonic() - started
 
     def log_tail(self, lines: int = 30) -> str:

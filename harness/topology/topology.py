@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import docker.errors
@@ -42,14 +42,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def in_parallel(items: list[T], work: Callable[[T], object], on_error: Callable[[], None] | None = None) -> None:
+def in_parallel(
+    items: list[T], work: Callable[[T], object], on_error: Callable[[], None] | None = None, workers: int = 8
+) -> None:
     """Run ``work`` on every item at once; the first failure is raised.
 
     On a failure, or Ctrl-C in the calling thread, ``on_error`` tells the work still running
     to give up, and work not started yet is cancelled: nothing outlives the call for long."""
     if not items:
         return
-    pool = ThreadPoolExecutor(max_workers=min(8, len(items)))
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
     try:
         for future in [pool.submit(work, item) for item in items]:
             future.result()
@@ -165,6 +167,7 @@ class Topology:
             self._images()
             self.timings["images"] = time.monotonic() - started
             self.networks.create(self.labels())
+            self.timings["networks"] = time.monotonic() - started
             self._create_containers()
             self._configure_and_start()
         except BaseException:
@@ -199,6 +202,7 @@ class Topology:
             self.images[name] = tags[(kind.image, suite)]
 
     def _create_containers(self) -> None:
+        """The node handles; each container is made by its node's bring-up."""
         for node in self.scenario.nodes:
             labels = {**self.labels(), engine.LABEL_NODE: node.name, engine.LABEL_KIND: node.kind}
             container = NodeContainer(
@@ -211,26 +215,17 @@ class Topology:
             self.nodes[node.name] = NodeHandle(node, container, self.networks, self.start_timeout)
         for handle in self.nodes.values():
             handle.peers = [h for h in self.nodes.values() if h is not handle]
-        in_parallel(list(self.nodes.values()), lambda handle: handle.container.create())
 
-    def _start_captures(self, pool: ThreadPoolExecutor) -> dict[str, Future[None]]:
-        """A packet capture beside every node that serves SMTP, started while the nodes
-        are configured; each node's service starts once its capture listens (so that every
-        session is seen from its connect)."""
+    def _sidecars(self) -> None:
+        """A packet capture beside every node that serves SMTP (when transcripts are on),
+        each started once its node's container exists."""
         if not self.transcripts:
-            return {}
+            return
         image = ensure_image(CAPTURE_IMAGE, CAPTURE_IMAGE.suite)
         for handle in self.nodes.values():
             if capability(handle.node, Mta) or capability(handle.node, CaptureSink):
                 labels = {**self.labels(), engine.LABEL_KIND: CAPTURE_IMAGE.image}
                 handle.capture = self.captures[handle.name] = Sidecar(handle.name, handle.container, image, labels)
-        started = time.monotonic()
-
-        def start(sidecar: Sidecar) -> None:
-            sidecar.start()
-            self.timings[f"capture:{sidecar.node}"] = time.monotonic() - started
-
-        return {name: pool.submit(start, sidecar) for name, sidecar in self.captures.items()}
 
     def sessions(self) -> list[transcripts.Session]:
         """Every SMTP session so far, from the captures (none when transcripts are off).
@@ -247,18 +242,20 @@ class Topology:
         return transcripts.sessions(captured, self.node_at)
 
     def _configure_and_start(self) -> None:
-        """Every node is configured at once (nothing in a node's setup asks DNS); the DNS
-        server starts as soon as it is configured, every other node once it is configured
-        and the DNS server answers, as it looks names up from then on. What a configured
-        node needs the DNS to serve (a DKIM signer's public key) is published before it
-        starts."""
+        """Every node is brought up at once: its container made, its packet capture started
+        beside it (with transcripts), its configuration applied (nothing in a node's setup
+        asks DNS). The DNS server starts as soon as it is configured, every other node once
+        it is configured and the DNS server answers, as it looks names up from then on; each
+        node's service starts once its capture listens (so that every session is seen from
+        its connect). What a configured node needs the DNS to serve (a DKIM signer's public
+        key) is published before it starts."""
+        self._sidecars()
         handles = list(self.nodes.values())
         dns = [h for h in handles if capability(h.node, DnsServer)]
         dns_up, abort = threading.Event(), threading.Event()
         capture_pool = ThreadPoolExecutor(max_workers=4)
         try:
-            captures = self._start_captures(capture_pool)
-            self._bring_up(handles, dns, dns_up, abort, captures)
+            self._bring_up(handles, dns, dns_up, abort, capture_pool)
         finally:
             capture_pool.shutdown(wait=True, cancel_futures=True)
 
@@ -268,12 +265,20 @@ class Topology:
         dns: list[NodeHandle],
         dns_up: threading.Event,
         abort: threading.Event,
-        captures: dict[str, Future[None]],
+        capture_pool: ThreadPoolExecutor,
     ) -> None:
+        started = time.monotonic()
+
+        def start_capture(sidecar: Sidecar) -> None:
+            sidecar.start()
+            self.timings[f"capture:{sidecar.node}"] = time.monotonic() - started
+
         def bring_up(handle: NodeHandle) -> None:
+            handle.create()
+            capture = capture_pool.submit(start_capture, handle.capture) if handle.capture is not None else None
             handle.configure(self.scenario, self.images[handle.name])
-            if handle.name in captures:
-                captures[handle.name].result()
+            if capture is not None:
+                capture.result()
             if handle in dns:
                 handle.start_service()
                 if all("ready" in h.timings for h in dns):
@@ -290,7 +295,10 @@ class Topology:
 
         if not dns:
             dns_up.set()
-        in_parallel(handles, bring_up, on_error=abort.set)
+        for handle in handles:
+            handle.abort = abort
+        # one thread per node: every node waits for the DNS server, which must not wait for a thread
+        in_parallel(handles, bring_up, on_error=abort.set, workers=len(handles))
 
     # ---- sending -------------------------------------------------------------------------------
     def send(

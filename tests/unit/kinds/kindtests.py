@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
-from collections.abc import Callable
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,40 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def greeting_server(line: bytes, after: float = 0.0) -> Iterator[int]:
+    """A loopback TCP server that listens after ``after`` seconds and greets every
+    connection with ``line``; its port."""
+    port = free_port()
+    stop = threading.Event()
+
+    def serve() -> None:
+        time.sleep(after)
+        with socket.create_server((LOOPBACK, port)) as server:
+            server.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    conn.sendall(line)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_probe(command: str) -> tuple[int, str]:
+    """A wait's probe run by bash on this host (it reaches loopback only): status, output."""
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=10, check=False)
+    return done.returncode, (done.stdout + done.stderr).strip()
 
 
 # --- settings: malformed scenario files --------------------------------------------------------

@@ -32,12 +32,11 @@ from typing import Any
 
 import pytest
 from fakedns import Zone, serving
-from kindtests import LOOPBACK, free_port
+from kindtests import LOOPBACK, free_port, run_probe
 
 from harness.agent import sink as sink_module
 from harness.agent import smtp_send
 from harness.agent.sink import serve
-from harness.core.container import ExecResult
 from harness.kinds.sink import SmtpsBannerWait
 
 # SMTP reply codes the tests compare against.
@@ -816,25 +815,14 @@ def test_mechanism_auto_without_auth_offered_is_an_error(start_sink: SinkFactory
     assert result["error"] == "auth: SMTP AUTH extension not supported by server."
 
 
-class HostContainer:
-    """Runs a wait's command on this host instead of in a container (loopback only)."""
-
-    def exec(self, command: list[str]) -> ExecResult:
-        done = subprocess.run(
-            [sys.executable, *command[1:]] if command[0] == "python3" else command,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        return ExecResult(done.returncode, done.stdout + done.stderr)
-
-
 def test_the_smtps_wait_sees_the_greeting_inside_tls(start_sink: SinkFactory, certificate: dict[str, str]) -> None:
     smtps = start_sink(implicit_tls=certificate)
     plain = start_sink()
-    container: Any = HostContainer()
-    seen = SmtpsBannerWait(smtps.port).check(container)
-    assert seen.done and seen.value == "220 mx.remote.test mta-harness capture sink"
-    assert not SmtpsBannerWait(plain.port).check(container).done  # a plain port: no TLS handshake
-    assert not SmtpsBannerWait(free_port()).check(container).done  # nothing listening
+
+    def probe(port: int) -> tuple[int, str]:  # the node's python3 is this host's Python here
+        return run_probe(SmtpsBannerWait(port).probe().replace("python3 -c", f"{sys.executable} -c"))
+
+    assert probe(smtps.port) == (0, "220 mx.remote.test mta-harness capture sink")
+    assert probe(plain.port)[0] != 0  # a plain port: no TLS handshake
+    code, seen = probe(free_port())  # nothing listening: no Python started
+    assert code != 0 and "Connection refused" in seen and "Traceback" not in seen
