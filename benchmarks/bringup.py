@@ -24,7 +24,7 @@ busy while it comes up. Of relayhost-sasl's ~8 CPU-seconds, the node containers 
 with its own checks 0.29) and the engine (container create and start, network endpoints,
 exec, archive copies) most of the rest, about 0.4 per container. The goal of the
 floor's 1.5x (smoke) and 2x (relayhost-sasl) is below what two cores can do when five Postfix
-instances start at once (their own start alone is ~4 CPU-seconds, 2 s of both cores).
+instances start at once (their setup and start alone are ~4 CPU-seconds, 2 s of both cores).
 """
 
 from __future__ import annotations
