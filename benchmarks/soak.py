@@ -4,7 +4,9 @@
 
 Each run is the README's topology command (pytest over tests/topology and scenarios with
 the pytest-xdist workers of `make test`); a test that failed in any run is listed with the
-runs it failed in. A failure found here is a bug to fix, not a retry to add.
+runs it failed in, and each failure's text is kept (``--keep DIR``, default
+``reports/soak``: one JUnit file per run, and ``failures.txt``). A failure found here is a
+bug to fix, not a retry to add.
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ import argparse
 import collections
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 
-def one_run(suite: str, jobs: int, extra: list[str], junit: Path) -> tuple[float, dict[str, str]]:
-    """(seconds, test id -> outcome) of one full run."""
+def one_run(suite: str, jobs: int, extra: list[str], junit: Path) -> tuple[float, dict[str, str], dict[str, str]]:
+    """(seconds, test id -> outcome, test id -> failure text) of one full run."""
     started = time.monotonic()
     command = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(jobs), "--dist", "loadgroup",
@@ -29,13 +30,16 @@ def one_run(suite: str, jobs: int, extra: list[str], junit: Path) -> tuple[float
     subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.monotonic() - started
     outcomes: dict[str, str] = {}
+    texts: dict[str, str] = {}
     if junit.exists():
         for case in ET.parse(junit).getroot().iter("testcase"):
             name = f"{case.get('classname')}::{case.get('name')}"
-            failed = case.find("failure") is not None or case.find("error") is not None
+            problems = [e for e in (case.find("failure"), case.find("error")) if e is not None]
             skipped = case.find("skipped") is not None
-            outcomes[name] = "failed" if failed else "skipped" if skipped else "passed"
-    return seconds, outcomes
+            outcomes[name] = "failed" if problems else "skipped" if skipped else "passed"
+            if problems:
+                texts[name] = "\n".join(f"{e.get('message', '')}\n{e.text or ''}" for e in problems)
+    return seconds, outcomes, texts
 
 
 def main() -> int:
@@ -43,16 +47,20 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--suite", default="bookworm", help="bullseye, bookworm, trixie, a comma list or all")
     parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("--keep", type=Path, default=Path("reports/soak"), help="where runs' results are kept")
     parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
     args = parser.parse_args()
     failures: dict[str, list[int]] = collections.defaultdict(list)
-    with tempfile.TemporaryDirectory(prefix="mta-harness-soak-") as tmp:
+    args.keep.mkdir(parents=True, exist_ok=True)
+    with (args.keep / "failures.txt").open("w") as kept:
         for run in range(1, args.runs + 1):
-            junit = Path(tmp) / f"run-{run}.xml"
-            seconds, outcomes = one_run(args.suite, args.jobs, args.extra, junit)
+            junit = args.keep / f"run-{run}.xml"
+            seconds, outcomes, texts = one_run(args.suite, args.jobs, args.extra, junit)
             failed = sorted(name for name, outcome in outcomes.items() if outcome == "failed")
             for name in failed:
                 failures[name].append(run)
+                kept.write(f"===== run {run}: {name}\n{texts[name]}\n\n")
+                kept.flush()
             passed = sum(o == "passed" for o in outcomes.values())
             print(
                 f"run {run:>2}: {passed} passed, {len(failed)} failed, {len(outcomes)} tests in {seconds:.0f} s",
@@ -63,6 +71,8 @@ def main() -> int:
     print(f"\n{len(failures)} test(s) failed in at least one of {args.runs} runs")
     for name, runs in sorted(failures.items()):
         print(f"  {name}: runs {', '.join(map(str, runs))}")
+    if failures:
+        print(f"what each failure said: {args.keep / 'failures.txt'}")
     return 1 if failures else 0
 
 
