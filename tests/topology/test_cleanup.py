@@ -67,7 +67,14 @@ def _cli(path: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl-C's default action, as in a terminal: a suite started in the background by a
+        # non-interactive shell ignores SIGINT, and the CLI would inherit that and never see it.
+        preexec_fn=_sigint_as_in_a_terminal,
     )
+
+
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_objects(
