@@ -19,6 +19,7 @@ import pytest
 from harness.kinds.opendkim.render import key_strings, record_file
 from harness.observe.logs import queue_ids_for
 from harness.runner import RunResult, execute
+from harness.scenario.model import Record
 from harness.topology import Topology
 from harness.topology.node import NodeHandle
 
@@ -108,6 +109,18 @@ def test_the_public_keys_are_served_whole_by_bind(dkim_topology: Topology) -> No
             # and from inside the topology, as a receiving MTA would ask
             asked = dkim_topology.dns_query(name, "TXT")
             assert asked["rcode"] == "NOERROR" and len(asked["answer"]) == 1, asked
+
+
+def test_publishes_one_after_another_into_one_zone_are_each_served(dkim_topology: Topology) -> None:
+    # Each publish rewrites the zone file and reloads it; one that follows within the second
+    # of the last load must not be taken for a file named has loaded already.
+    ns = dkim_topology.node("ns")
+    for n in range(4):
+        record = Record(owner=f"again{n}.branch.test.", ttl=None, rtype="TXT", rdata=f'"publish {n}"')
+        ns.publish(dkim_topology.scenario, (record,))  # waits until served, else raises
+    for n in range(4):
+        answer = ns.exec(["dig", "@127.0.0.1", "+short", "+norecurse", f"again{n}.branch.test", "TXT"]).strip()
+        assert answer == f'"publish {n}"', (n, answer)
 
 
 def test_opendkim_logs_each_signature_with_the_mta_queue_id(dkim_topology: Topology) -> None:
