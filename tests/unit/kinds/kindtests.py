@@ -37,10 +37,12 @@ def greeting_server(line: bytes, after: float = 0.0) -> Iterator[int]:
     connection with ``line``; its port."""
     port = free_port()
     stop = threading.Event()
+    listening = threading.Event()
 
     def serve() -> None:
         time.sleep(after)
         with socket.create_server((LOOPBACK, port)) as server:
+            listening.set()
             server.settimeout(0.1)
             while not stop.is_set():
                 try:
@@ -52,6 +54,8 @@ def greeting_server(line: bytes, after: float = 0.0) -> Iterator[int]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    if not after:  # listening now, as the caller takes it to be: no race with the thread's bind
+        assert listening.wait(5), f"the greeting server did not listen on port {port}"
     try:
         yield port
     finally:
