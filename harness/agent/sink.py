@@ -5,9 +5,9 @@ Self-contained on purpose: it imports nothing from the harness.
 
 Per accepted message one JSON line is appended to the captures file: peer address, port,
 HELO name, AUTH identity and mechanism, TLS (mode none/starttls/implicit, protocol version and
-cipher), MAIL FROM, every RCPT, the raw message, the time, and the receiving side's SPF, DKIM and DMARC
-verdicts with the Authentication-Results text (``authcheck.py``), reached before the 250 to
-DATA as a receiver's are. Every command and reply is written to the session log, the sink's
+cipher), MAIL FROM, every RCPT, the raw message, the time, and (when ``authentication`` is
+configured) the receiving side's SPF, DKIM and DMARC verdicts with the Authentication-Results
+text (``authcheck.py``), reached before the 250 to DATA as a receiver's are. Every command and reply is written to the session log, the sink's
 equivalent of a mail log.
 
 Configuration (JSON): {"hostname", "ports", "captures", "log", "auth": {"required",

@@ -209,6 +209,10 @@ class CaptureSink:
     def reset_captures(self, container: NodeContainer) -> None:
         raise NotImplementedError
 
+    def may_check_authentication(self, node: Node) -> bool:
+        """Whether the sink can reach SPF/DKIM/DMARC verdicts when a step asks for them."""
+        return True
+
 
 class SmtpClient:
     """Capability: starts SMTP sessions and DNS queries from inside the topology."""

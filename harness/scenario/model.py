@@ -232,6 +232,14 @@ class Scenario:
                 return net
         raise KeyError(name)
 
+    def reads_authentication_at(self, name: str) -> bool:
+        """Whether a step (on any suite) reads the SPF/DKIM/DMARC verdicts of sink ``name``."""
+        return any(
+            spec.reads_authentication_at() == name
+            for step in self.steps
+            for spec in (step.spec, *(spec for _, spec in step.per_suite))
+        )
+
     @property
     def dns_node(self) -> Node | None:
         if self.dns is None or self.dns.server is None:

@@ -90,6 +90,11 @@ class StepSpec:
     def validate(self, checks: Checks) -> None:
         """Rules between the step's keys and the topology, beyond each key's type."""
 
+    def reads_authentication_at(self) -> str | None:
+        """The sink whose SPF/DKIM/DMARC verdicts the step reads, if it reads any: a sink
+        with ``authentication: auto`` reaches them only for such a scenario."""
+        return None
+
     def run(self, topo: TopologyView) -> str:
         """Carry the step out (an action) or judge it (an expectation); what was observed.
 

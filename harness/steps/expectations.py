@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.core.waits import Poll, poll_until
 from harness.errors import ExpectationFailed
-from harness.kinds import AddressTester, capability, names_with
+from harness.kinds import AddressTester, CaptureSink, capability, names_with
 from harness.observe.logs import Delivery, lines_for_message
 from harness.observe.queue import QueueEntry
 from harness.relaycheck import check_relay
@@ -181,6 +181,14 @@ class ExpectCaptured(StepSpec):
         return f"captured at {self.at} from {peer} <{first['mail_from']}> -> {', '.join(first['rcpt_to'])}{auth}"
 
     def validate(self, checks: Checks) -> None:
+        sink = capability(checks.nodes[self.at], CaptureSink)
+        if self.checks_authentication and sink is not None and not sink.may_check_authentication(checks.nodes[self.at]):
+            asked = next(k for k in ("spf", "dkim", "dmarc", "authentication_results") if getattr(self, k) is not None)
+            checks.fail(
+                asked,
+                f"'{self.at}' checks no SPF, DKIM or DMARC ('authentication: off' in its sink settings)",
+                f"remove 'authentication: off' from {self.at}, or this key",
+            )
         if self.dkim_domain is not None and self.dkim is None:
             checks.fail("dkim_domain", "'dkim_domain' names the signature whose verdict 'dkim' gives", "add 'dkim:'")
         for verdict, reason in (("spf", self.spf_reason), ("dkim", self.dkim_reason), ("dmarc", self.dmarc_reason)):
@@ -194,6 +202,9 @@ class ExpectCaptured(StepSpec):
     @property
     def checks_authentication(self) -> bool:
         return any(v is not None for v in (self.spf, self.dkim, self.dmarc, self.authentication_results))
+
+    def reads_authentication_at(self) -> str | None:
+        return self.at if self.checks_authentication else None
 
     def problems(self, topo: TopologyView, capture: dict[str, Any]) -> list[str]:
         problems = []

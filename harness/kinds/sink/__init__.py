@@ -121,6 +121,9 @@ class SinkKind(AgentImage, Kind[SinkSettings], CaptureSink, SmtpClient):
         records = [json.loads(line) for line in data[:end].splitlines() if line.startswith(b"{")]
         return records, since + end
 
+    def may_check_authentication(self, node: Node) -> bool:
+        return self.settings(node).authentication != "off"
+
     def reset_captures(self, container: NodeContainer) -> None:
         result = container.exec(["sh", "-c", f": > {render.CAPTURES}"])
         if not result.ok:

@@ -9,7 +9,11 @@ from harness.scenario.model import KindSettings
 from harness.scenario.reader import Reader, suggest
 from harness.scenario.source import PathT
 
-KEYS = ("ports", "auth", "replies", "starttls")
+KEYS = ("ports", "auth", "replies", "starttls", "authentication")
+# When the sink reaches SPF, DKIM and DMARC verdicts: `auto`, for the messages of a scenario
+# whose steps ask for them at this sink; `on`, always; `off`, never (a load test's sink).
+AUTHENTICATION = ("auto", "on", "off")
+Authentication = Literal["auto", "on", "off"]
 MECHANISMS = ("PLAIN", "LOGIN")  # offered when `auth.mechanisms` is left out
 KNOWN_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
 PORT_TLS = ("implicit",)  # a port's own `tls:`: SMTPS, TLS from the first byte
@@ -42,6 +46,7 @@ class SinkSettings(KindSettings):
     replies: tuple[SinkReply, ...] = ()
     starttls: bool = False  # offer STARTTLS with a self-signed certificate made at start
     implicit_tls: tuple[int, ...] = ()  # the ports of `ports` that speak TLS from the first byte (SMTPS)
+    authentication: Authentication = "auto"  # when SPF/DKIM/DMARC are checked (AUTHENTICATION)
 
 
 def parse(r: Reader, path: PathT) -> SinkSettings:
@@ -55,13 +60,34 @@ def parse(r: Reader, path: PathT) -> SinkSettings:
     auth = r.optional(raw, path, "auth", lambda p: _auth(r, p), None)
     replies = r.optional(raw, path, "replies", lambda p: _replies(r, p), ())
     starttls = r.optional(raw, path, "starttls", lambda p: r.boolean(p, "starttls"), False)
+    authentication = r.optional(raw, path, "authentication", lambda p: _authentication(r, p), "auto")
     if auth is not None and auth.require_tls and not (starttls or implicit):
         r.fail(
             (*path, "auth", "require_tls"),
             "AUTH after STARTTLS needs the sink to offer STARTTLS",
             "add 'starttls: true', or a port with 'tls: implicit'",
         )
-    return SinkSettings(ports=ports, auth=auth, replies=replies, starttls=starttls, implicit_tls=implicit)
+    return SinkSettings(
+        ports=ports,
+        auth=auth,
+        replies=replies,
+        starttls=starttls,
+        implicit_tls=implicit,
+        authentication=cast(Authentication, authentication),
+    )
+
+
+def _authentication(r: Reader, path: PathT) -> str:
+    value = r.get(path)
+    if isinstance(value, bool):  # YAML reads a bare on/off as a boolean
+        value = "on" if value else "off"
+    if not isinstance(value, str) or value not in AUTHENTICATION:
+        r.fail(
+            path,
+            f"authentication is one of {', '.join(AUTHENTICATION)}, not {value!r}",
+            "'auto' checks SPF, DKIM and DMARC when a step asks for a verdict at this sink; leave it out for that",
+        )
+    return value
 
 
 def _ports(r: Reader, pp: PathT) -> list[tuple[int, str]]:

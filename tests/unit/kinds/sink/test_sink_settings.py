@@ -9,7 +9,7 @@ import pytest
 from kindtests import BadCase, assert_bad_file, assert_every_bad_file_is_in, bad_case_ids
 
 from harness.kinds.sink import KIND as SINK
-from harness.kinds.sink import SmtpsBannerWait
+from harness.kinds.sink import SmtpsBannerWait, render
 from harness.kinds.sink.settings import SinkSettings
 from harness.scenario.loader import load_scenario_text
 
@@ -43,6 +43,19 @@ BAD_CASES: list[BadCase] = [
         11,
         "nodes.mx.sink.auth.require_tls",
         "AUTH after STARTTLS needs the sink to offer STARTTLS",
+    ),
+    # authentication: auto | on | off
+    (
+        "sink_authentication_unknown.yaml",
+        9,
+        "nodes.mx.sink.authentication",
+        "authentication is one of auto, on, off, not 'sometimes'",
+    ),
+    (
+        "sink_authentication_off_but_asked.yaml",
+        16,
+        "steps[1].expect_captured.dkim",
+        "'mx' checks no SPF, DKIM or DMARC ('authentication: off' in its sink settings)",
     ),
 ]
 
@@ -99,3 +112,40 @@ def test_cram_md5_is_offered_only_when_listed() -> None:
     assert listed.auth is not None and listed.auth.mechanisms == ("CRAM-MD5",)
     default = sink_settings("      auth: {users: {a: b}}\n")
     assert default.auth is not None and default.auth.mechanisms == ("PLAIN", "LOGIN")
+
+
+CLIENT_AND_STEPS = """\
+  cl:
+    kind: client
+    hostname: cl.example.test
+    networks: {lan: 10.201.0.5}
+steps:
+  - send: {id: m1, from: cl, to: [a@example.test], server: mx}
+"""
+
+
+def checks_verdicts(text: str) -> bool:
+    """Whether the rendered sink configuration asks the sink for SPF/DKIM/DMARC verdicts."""
+    scenario = load_scenario_text(SINK_NODE + text, "sink.yaml")
+    node = scenario.node("mx")
+    assert isinstance(node.settings, SinkSettings)
+    config = render.sink_config(scenario, node, node.settings)
+    return config["authentication"] is not None
+
+
+def test_authentication_auto_checks_only_for_a_scenario_that_reads_a_verdict_at_the_sink() -> None:
+    plain = "      ports: [25]\n" + CLIENT_AND_STEPS
+    assert sink_settings("      ports: [25]\n").authentication == "auto"
+    assert not checks_verdicts(plain + "  - expect_captured: {at: mx, message: m1, rcpt: [a@example.test]}\n")
+    for asked in ("spf: none", "dkim: none", "dmarc: none", "authentication_results: spf="):
+        assert checks_verdicts(plain + f"  - expect_captured: {{at: mx, message: m1, {asked}}}\n"), asked
+    # a verdict asked on one suite only is enough
+    per_suite = "  - expect_captured: {at: mx, message: m1}\n    per_suite: {trixie: {spf: none}}\n"
+    assert checks_verdicts(plain + per_suite)
+
+
+def test_authentication_on_and_off_do_what_they_say_whatever_the_steps() -> None:
+    assert checks_verdicts("      authentication: on\n" + CLIENT_AND_STEPS)
+    assert checks_verdicts("      authentication: 'on'\n" + CLIENT_AND_STEPS)
+    assert not checks_verdicts("      authentication: off\n" + CLIENT_AND_STEPS)
+    assert sink_settings("      authentication: auto\n").authentication == "auto"
