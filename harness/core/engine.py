@@ -83,11 +83,17 @@ def _orphaned(labels: dict[str, str]) -> bool:
 
 
 REMOVE_PASSES = 4
+# Reaping keeps passing, briefly apart, until this many passes in a row find nothing: a
+# killed run's create request may complete in the engine after a pass has listed, as a
+# container not yet attached to any network.
+REAP_QUIET_PASSES = 2
+REAP_MAX_PASSES = 8
+PASS_INTERVAL = 0.5
 
 
 def reap_orphans() -> list[str]:
     """Remove containers and networks of harness runs whose process has died."""
-    return remove_labelled(_orphaned)
+    return remove_labelled(_orphaned, settle=True)
 
 
 def remove_run(run_id: str) -> list[str]:
@@ -100,18 +106,29 @@ def remove_scenario(scenario: str | None) -> list[str]:
     return remove_labelled(lambda labels: scenario is None or labels.get(LABEL_SCENARIO) == scenario)
 
 
-def remove_labelled(select: Callable[[dict[str, str]], bool]) -> list[str]:
+def remove_labelled(select: Callable[[dict[str, str]], bool], settle: bool = False) -> list[str]:
     """Remove the selected runs' containers, then their networks.
 
     A run killed while it was creating containers may leave a create request in the
-    engine that completes after the listing: its network then still has an endpoint. Such
-    a network is retried after another pass over the containers (a few, briefly apart)."""
+    engine that completes after the listing: its network then still has an endpoint, or
+    (a created container is attached only when it starts) the container outlives its
+    network. A busy network is retried after another pass over the containers (a few,
+    briefly apart). With ``settle``, for runs that were killed, passes continue after any
+    pass that removed something until ``REAP_QUIET_PASSES`` in a row find nothing."""
     removed: list[str] = []
-    for attempt in range(REMOVE_PASSES):
-        busy = _remove_pass(select, removed, last=attempt == REMOVE_PASSES - 1)
-        if not busy:
-            break
-        time.sleep(0.5)
+    passes = REAP_MAX_PASSES if settle else REMOVE_PASSES
+    quiet = 0
+    for attempt in range(passes):
+        before = len(removed)
+        busy = _remove_pass(select, removed, last=attempt == passes - 1)
+        if not settle:
+            if not busy:
+                break
+        else:
+            quiet = 0 if busy or len(removed) > before else quiet + 1
+            if not removed or quiet >= REAP_QUIET_PASSES:
+                break
+        time.sleep(PASS_INTERVAL)
     if removed:
         log.info("removed %d leftover object(s): %s", len(removed), ", ".join(removed))
     return removed
