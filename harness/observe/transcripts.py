@@ -18,7 +18,9 @@ overlaps are dropped), split into CRLF lines and read as SMTP:
   the topology's SMTP sessions use.
 
 The same session is usually captured twice, at both ends; the capture of the server's end
-is kept.
+is kept, and a segment it missed is taken from the capture of the client's end (one
+capture on a loaded machine has been seen to lack a segment its node answered); bytes
+neither capture saw are shown as missing.
 """
 
 from __future__ import annotations
@@ -51,30 +53,55 @@ _QUEUED = (
 # ---- TCP streams from pcap ---------------------------------------------------------------------
 @dataclass
 class _Direction:
-    """One direction of a TCP connection: its segments by sequence offset."""
+    """One direction of a TCP connection: its segments by sequence offset, and the segments
+    another capture of the same connection saw (``fill``: used only where these have a gap)."""
 
     base: int | None = None  # the sequence number of the first payload byte
     chunks: list[tuple[float, int, bytes]] = field(default_factory=list)  # (time, offset, payload)
+    fill: list[tuple[float, int, bytes]] = field(default_factory=list)
 
     def add(self, ts: float, seq: int, payload: bytes) -> None:
         if self.base is None:
             self.base = seq
         self.chunks.append((ts, (seq - self.base) % (1 << 32), payload))
 
+    def take_fill(self, other: _Direction) -> None:
+        """Keep the other capture's segments of this direction as fill."""
+        if other.base is None:
+            return
+        if self.base is None:
+            self.base = other.base
+        ahead = (self.base - other.base) % (1 << 32)
+        if 0 < ahead < (1 << 31):  # the other capture saw earlier bytes: count from its base
+            self.chunks = [(ts, offset + ahead, payload) for ts, offset, payload in self.chunks]
+            self.fill = [(ts, offset + ahead, payload) for ts, offset, payload in self.fill]
+            self.base = other.base
+        shift = (other.base - self.base) % (1 << 32)
+        self.fill += [(ts, (offset + shift) % (1 << 32), payload) for ts, offset, payload in other.chunks + other.fill]
+
     def data(self) -> list[tuple[float, bytes]]:
+        return self.data_and_filled()[0]
+
+    def data_and_filled(self) -> tuple[list[tuple[float, bytes]], int]:
         """The payload in sequence order, each piece with the time it was first seen; bytes
-        seen twice (retransmissions, overlaps) only once."""
+        seen twice (retransmissions, overlaps) only once, from this capture's segments where
+        they have them; and how many bytes came from the fill."""
         pieces: list[tuple[float, bytes]] = []
         done = 0
-        for ts, offset, payload in sorted(self.chunks, key=lambda c: (c[1], c[0])):
+        filled = 0
+        segments = [(offset, 0, ts, payload) for ts, offset, payload in self.chunks]
+        segments += [(offset, 1, ts, payload) for ts, offset, payload in self.fill]
+        for offset, rank, ts, payload in sorted(segments, key=lambda c: (c[0], c[1], c[2])):
             end = offset + len(payload)
             if end <= done:
                 continue
-            if offset > done:  # a gap: bytes the capture did not see
+            if offset > done:  # a gap: bytes no capture saw
                 pieces.append((ts, b""))
-            pieces.append((ts, payload[max(0, done - offset) :]))
+            piece = payload[max(0, done - offset) :]
+            pieces.append((ts, piece))
+            filled += len(piece) if rank else 0
             done = end
-        return pieces
+        return pieces, filled
 
 
 @dataclass
@@ -92,6 +119,19 @@ class TcpStream:
     reset_by: str = ""  # CLIENT or SERVER when a RST ended it
     fin_by: list[str] = field(default_factory=list)
     end: float = 0.0
+    other_capture: str = ""  # the node whose capture of the same connection fills gaps
+
+    def take_fill(self, other: TcpStream, node: str) -> None:
+        """Fill this capture's gaps with another capture of the same connection (its other
+        end's): both are the same TCP byte streams, seen on the same host clock."""
+        self.to_server.take_fill(other.to_server)
+        self.to_client.take_fill(other.to_client)
+        self.syns = max(self.syns, other.syns)
+        self.answered = self.answered or other.answered
+        self.reset_by = self.reset_by or other.reset_by
+        self.fin_by += [s for s in other.fin_by if s not in self.fin_by]
+        self.end = max(self.end, other.end)
+        self.other_capture = node
 
     @property
     def key(self) -> tuple[str, int, str, int, int | None]:
@@ -202,6 +242,7 @@ class Session:
     start: float
     lines: list[Line]
     captured_at: str = ""  # the node whose capture it was read from
+    filled_from: str = ""  # the node whose capture of it had bytes the first one missed
     client_node: str | None = None
     server_node: str | None = None
     message_ids: list[str] = field(default_factory=list)
@@ -240,6 +281,8 @@ class Session:
             facts.append(f"queued at {self.server_node or self.server[0]} as " + ", ".join(self.queue_ids))
         if self.captured_at:
             facts.append(f"captured at {self.captured_at}")
+        if self.filled_from:
+            facts.append(f"what that capture missed taken from {self.filled_from}'s")
         out = [heading + (f"  ({'; '.join(facts)})" if facts else "")]
         if self.tied_by:
             which = "it" if self.tied_among <= 1 else f"one of {self.tied_among} sessions open then"
@@ -283,8 +326,10 @@ def _address(argument: str) -> str:
 def session_of(stream: TcpStream) -> Session | None:
     """The SMTP session of a TCP connection; None when it is not SMTP."""
     session = Session(stream.client, stream.server, stream.start, [], key=stream.key, end=stream.end)
-    to_server = stream.to_server.data()
-    to_client = stream.to_client.data()
+    to_server, filled_to_server = stream.to_server.data_and_filled()
+    to_client, filled_to_client = stream.to_client.data_and_filled()
+    if filled_to_server or filled_to_client:
+        session.filled_from = stream.other_capture
     if not to_server and not to_client:
         what = "connection refused (RST)" if stream.reset_by == SERVER else ""
         if not stream.answered:
@@ -426,32 +471,56 @@ def sessions(captures: Iterable[tuple[str, bytes]], node_at: Callable[[str], str
     in the order they started.
 
     The harness's own readiness probes (a greeting read on loopback, nothing sent) are left
-    out; a session captured at both ends is kept from its server's end."""
+    out; a session captured at both ends is kept from its server's end, with what that
+    capture missed taken from the client's end (``Session.filled_from``)."""
     found: dict[tuple[str, int, str, int, int | None], Session] = {}
     unanswered: list[Session] = []
-    for node, data in captures:
-        for stream in tcp_streams(data):
-            session = session_of(stream)
-            if session is None:
-                continue
-            session.captured_at = node
-            local = _loopback(stream.client[0]) and _loopback(stream.server[0])
-            session.client_node = node if local else node_at(stream.client[0])
-            session.server_node = node if local else node_at(stream.server[0])
-            if local and not session.senders:
-                continue
-            if not stream.to_server.chunks and not stream.to_client.chunks and stream.isn is not None:
-                unanswered.append(session)
-                continue
-            earlier = found.get(session.key)
-            if earlier is None or (session.server_side and not earlier.server_side):
-                found[session.key] = session
+    for node, stream in _one_stream_a_connection(captures, node_at):
+        session = session_of(stream)
+        if session is None:
+            continue
+        session.captured_at = node
+        local = _loopback(stream.client[0]) and _loopback(stream.server[0])
+        session.client_node = node if local else node_at(stream.client[0])
+        session.server_node = node if local else node_at(stream.server[0])
+        if local and not session.senders:
+            continue
+        payload = stream.to_server.chunks or stream.to_server.fill or stream.to_client.chunks or stream.to_client.fill
+        if not payload and stream.isn is not None:
+            unanswered.append(session)
+            continue
+        earlier = found.get(session.key)
+        if earlier is None or (session.server_side and not earlier.server_side):
+            found[session.key] = session
     smtp_ports = SMTP_PORTS | {s.server[1] for s in found.values()}
     for session in unanswered:
         earlier = found.get(session.key)
         if session.server[1] in smtp_ports and (earlier is None or (session.server_side and not earlier.server_side)):
             found[session.key] = session
     return sorted(found.values(), key=lambda s: (s.start, s.key))
+
+
+def _one_stream_a_connection(
+    captures: Iterable[tuple[str, bytes]], node_at: Callable[[str], str | None]
+) -> list[tuple[str, TcpStream]]:
+    """Every capture's TCP streams, a connection captured at both of its ends (the same
+    addresses, ports and initial sequence number in two nodes' captures) once: from its
+    server's end, with the client's end filling what the server's capture missed."""
+    streams = [(node, stream) for node, data in captures for stream in tcp_streams(data)]
+    by_connection: dict[tuple[str, int, str, int, int | None], list[tuple[str, TcpStream]]] = {}
+    for node, stream in streams:
+        if stream.isn is not None and not (_loopback(stream.client[0]) and _loopback(stream.server[0])):
+            by_connection.setdefault(stream.key, []).append((node, stream))
+    merged_away: set[int] = set()
+    for seen in by_connection.values():
+        if len({node for node, _ in seen}) < 2:
+            continue
+        kept_node, kept = next(((n, s) for n, s in seen if n == node_at(s.server[0])), seen[0])
+        for node, stream in seen:
+            if stream is not kept and node != kept_node:
+                kept.take_fill(stream, node)
+                merged_away.add(id(stream))
+    return [(node, stream) for node, stream in streams if id(stream) not in merged_away]
 
 
 def hops_of(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dpkt
@@ -276,6 +277,58 @@ def test_retransmitted_and_reordered_segments_count_once() -> None:
         "250 2.1.5 <b@example.test>... Recipient ok",
         '354 Enter mail, end with "." on a line by itself',
     ]
+
+
+def carrying(part: bytes) -> Callable[[bytes], bool]:
+    return lambda frame: part in frame
+
+
+def syn_ack(frame: bytes) -> bool:
+    tcp = dpkt.sll.SLL(frame).data.data
+    return bool(tcp.flags & SYN and tcp.flags & ACK)
+
+
+def both_ends(
+    lose_at_server: Callable[[bytes], bool], lose_at_client: Callable[[bytes], bool] = lambda frame: False
+) -> list[Session]:
+    """The sendmail session as captured at both ends, each capture without the packets that
+    ``lose_at_*`` picks."""
+    wire = Wire()
+    sendmail_session(wire)
+
+    def capture(lose: Callable[[bytes], bool]) -> bytes:
+        kept = Wire()
+        kept.packets = [(ts, frame) for ts, frame in wire.packets if not lose(frame)]
+        return kept.pcap()
+
+    nodes = {CLIENT_IP: "relay", SERVER_IP: "hostc"}
+    return sessions([("hostc", capture(lose_at_server)), ("relay", capture(lose_at_client))], nodes.get)
+
+
+def test_what_the_servers_capture_missed_is_taken_from_the_clients() -> None:
+    wire = Wire()
+    sendmail_session(wire)
+    whole = texts(one(wire.pcap()))
+    (session,) = both_ends(carrying(b"MAIL FROM:<a@example.test>"))
+    assert texts(session) == whole
+    assert (session.captured_at, session.filled_from) == ("hostc", "relay")
+    assert session.senders == ["a@example.test"] and session.recipients == ["b@example.test"]
+    assert describe([session])[0].endswith("captured at hostc; what that capture missed taken from relay's)")
+    # the server's capture without its SYN-ACK and greeting: counted from the client's
+    (session,) = both_ends(lambda frame: syn_ack(frame) or b"220 hostc.example.test" in frame)
+    assert texts(session) == whole and session.filled_from == "relay"
+    # both captures complete: nothing is taken from the client's
+    (session,) = both_ends(lambda frame: False)
+    assert texts(session) == whole and session.filled_from == ""
+    assert "missed" not in describe([session])[0]
+
+
+def test_bytes_neither_capture_saw_are_missing() -> None:
+    mail = carrying(b"MAIL FROM:<a@example.test>")
+    (session,) = both_ends(mail, mail)
+    assert (CLIENT, "(bytes missing from the capture)") in texts(session)
+    assert "MAIL FROM:<a@example.test>" not in [text for _, text in texts(session)]
+    assert session.filled_from == ""
 
 
 def test_implicit_tls_is_encrypted_from_the_first_byte() -> None:
