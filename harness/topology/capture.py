@@ -41,11 +41,18 @@ LISTENING = "listening on"
 START_TIMEOUT = 20.0
 # -i any: every interface, those a reconnect adds too; -p: no promiscuous mode; -U and
 # --immediate-mode: each packet is in the file as soon as it is seen (a failure report reads
-# the file while the capture runs); -s 0: whole packets; -Z root: tcpdump keeps the user that
-# created the folder; one file per start, named by the time.
+# the file while the capture runs); -Z root: tcpdump keeps the user that created the folder;
+# one file per start, named by the time.
+# -s 65600 -B 16384: whole packets (an IP packet is at most 65,535 bytes, the cooked header
+# 20) in a 16 MiB ring. In immediate mode libpcap gives each packet a ring frame of the
+# snapshot length; with the default (-s 0, 262,144 bytes, and a 2 MiB ring) the ring holds 8
+# packets, and a loaded machine overflowed it: measured, 1 packet "dropped by kernel" at a
+# relay-store store, and 13 % of a 2,000-message burst, against 2.7 % with these.
+CAPTURE_SNAPLEN = 65600
+CAPTURE_BUFFER_KIB = 16384
 CAPTURE_SCRIPT = (
-    f"mkdir -p {CAPTURE_DIR} && exec tcpdump -i any -p -U --immediate-mode -n -s 0 -Z root "
-    f'-w "{CAPTURE_DIR}/$(date +%s%N).pcap" tcp'
+    f"mkdir -p {CAPTURE_DIR} && exec tcpdump -i any -p -U --immediate-mode -n -s {CAPTURE_SNAPLEN} "
+    f'-B {CAPTURE_BUFFER_KIB} -Z root -w "{CAPTURE_DIR}/$(date +%s%N).pcap" tcp'
 )
 
 

@@ -469,7 +469,8 @@ def test_the_cli_flag_and_the_capture_command() -> None:
     assert build_parser().parse_args(["run", "smoke", "--transcripts"]).transcripts is True
     assert build_parser().parse_args(["run", "smoke"]).transcripts is False
     assert build_parser().parse_args(["up", "smoke", "--transcripts"]).transcripts is True
-    assert "tcpdump -i any -p -U --immediate-mode -n -s 0" in CAPTURE_SCRIPT and CAPTURE_SCRIPT.endswith(" tcp")
+    assert "tcpdump -i any -p -U --immediate-mode -n -s 65600 -B 16384 " in CAPTURE_SCRIPT
+    assert CAPTURE_SCRIPT.endswith(" tcp")
 
 
 def test_a_sidecar_is_labelled_with_the_run_but_is_no_node() -> None:
