@@ -121,13 +121,10 @@ def remove_labelled(select: Callable[[dict[str, str]], bool], settle: bool = Fal
     for attempt in range(passes):
         before = len(removed)
         busy = _remove_pass(select, removed, last=attempt == passes - 1)
-        if not settle:
-            if not busy:
-                break
-        else:
-            quiet = 0 if busy or len(removed) > before else quiet + 1
-            if not removed or quiet >= REAP_QUIET_PASSES:
-                break
+        quiet = 0 if busy or len(removed) > before else quiet + 1
+        done = (not removed or quiet >= REAP_QUIET_PASSES) if settle else not busy
+        if done:
+            break
         time.sleep(PASS_INTERVAL)
     if removed:
         log.info("removed %d leftover object(s): %s", len(removed), ", ".join(removed))

@@ -79,10 +79,7 @@ class _Direction:
         shift = (other.base - self.base) % (1 << 32)
         self.fill += [(ts, (offset + shift) % (1 << 32), payload) for ts, offset, payload in other.chunks + other.fill]
 
-    def data(self) -> list[tuple[float, bytes]]:
-        return self.data_and_filled()[0]
-
-    def data_and_filled(self) -> tuple[list[tuple[float, bytes]], int]:
+    def data(self) -> tuple[list[tuple[float, bytes]], int]:
         """The payload in sequence order, each piece with the time it was first seen; bytes
         seen twice (retransmissions, overlaps) only once, from this capture's segments where
         they have them; and how many bytes came from the fill."""
@@ -326,8 +323,8 @@ def _address(argument: str) -> str:
 def session_of(stream: TcpStream) -> Session | None:
     """The SMTP session of a TCP connection; None when it is not SMTP."""
     session = Session(stream.client, stream.server, stream.start, [], key=stream.key, end=stream.end)
-    to_server, filled_to_server = stream.to_server.data_and_filled()
-    to_client, filled_to_client = stream.to_client.data_and_filled()
+    to_server, filled_to_server = stream.to_server.data()
+    to_client, filled_to_client = stream.to_client.data()
     if filled_to_server or filled_to_client:
         session.filled_from = stream.other_capture
     if not to_server and not to_client:

@@ -45,8 +45,8 @@ START_TIMEOUT = 20.0
 # one file per start, named by the time.
 # -s 65600 -B 16384: whole packets (an IP packet is at most 65,535 bytes, the cooked header
 # 20) in a 16 MiB ring. In immediate mode libpcap gives each packet a ring frame of the
-# snapshot length; with the default (-s 0, 262,144 bytes, and a 2 MiB ring) the ring holds 8
-# packets, and a loaded machine overflowed it: measured, 1 packet "dropped by kernel" at a
+# snapshot length; with the default (-s 0, 262,144 bytes, and a 2 MiB ring) that is room for
+# about 8 packets, and a loaded machine overflowed it: measured, 1 packet "dropped by kernel" at a
 # relay-store store, and 13 % of a 2,000-message burst, against 2.7 % with these.
 CAPTURE_SNAPLEN = 65600
 CAPTURE_BUFFER_KIB = 16384
